@@ -1,0 +1,220 @@
+package ratify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/openratify/ratify/errdef"
+)
+
+// Defaults of the Executor's limits.
+const (
+	DefaultConcurrency     = 8
+	DefaultMaxNestingDepth = 3
+)
+
+// Executor verifies subjects: it lists a subject's referrers, runs every
+// verifier that handles each referrer's artifact type, recurses into nested
+// references, and lets the policy decide. The zero value is not usable: Store,
+// Verifiers and Policy are required.
+type Executor struct {
+	Store     Store
+	Verifiers []Verifier
+	Policy    Policy
+
+	// Concurrency bounds how many verifier calls run at once for one
+	// subject, nested subjects included. Zero means DefaultConcurrency.
+	Concurrency int
+	// MaxNestingDepth bounds nested verification (a signature on an SBOM on
+	// an image is depth 2). Zero means DefaultMaxNestingDepth.
+	MaxNestingDepth int
+	// Timeout is the deadline for verifying one subject, from resolving its
+	// reference to the policy's decision. Zero means no deadline beyond ctx.
+	Timeout time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// VerifyOptions tune one verification.
+type VerifyOptions struct {
+	// ArtifactTypes, when set, restricts verification to referrers of these types.
+	ArtifactTypes []string
+	// TraceID is copied into the result.
+	TraceID string
+}
+
+// Verify resolves reference, verifies what is attached to it and returns the
+// policy's verdict. A subject that fails verification is a Result with
+// IsSuccess false and a nil error; a non-nil error means no verdict could be
+// reached (bad reference, unreachable registry, deadline), and callers must
+// treat it as "not verified".
+func (e *Executor) Verify(ctx context.Context, reference string, opts VerifyOptions) (Result, error) {
+	ref, err := ParseReference(reference)
+	if err != nil {
+		return Result{}, err
+	}
+	return e.VerifyReference(ctx, ref, opts)
+}
+
+// VerifyReference is Verify for an already parsed reference.
+func (e *Executor) VerifyReference(ctx context.Context, ref registry.Reference, opts VerifyOptions) (Result, error) {
+	if e.Store == nil || e.Policy == nil {
+		return Result{}, fmt.Errorf("executor needs a store and a policy: %w", errdef.ErrInvalidConfig)
+	}
+	if e.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.Timeout)
+		defer cancel()
+	}
+	run := &run{
+		exec:  e,
+		memo:  &memoStore{store: e.Store},
+		sem:   make(chan struct{}, cmpOr(e.Concurrency, DefaultConcurrency)),
+		types: opts.ArtifactTypes,
+	}
+	desc, err := e.Store.Resolve(ctx, ref)
+	if err != nil {
+		return Result{}, deadlineError(ctx, fmt.Errorf("resolve %s: %w", ref, err))
+	}
+	subject := Subject{Reference: ref, Descriptor: desc}
+	reports, ok, err := run.verifySubject(ctx, subject, nil, 0)
+	if err != nil {
+		return Result{}, deadlineError(ctx, err)
+	}
+	now := time.Now
+	if e.Now != nil {
+		now = e.Now
+	}
+	return Result{
+		Version:         ResultVersion,
+		IsSuccess:       ok,
+		TraceID:         opts.TraceID,
+		Timestamp:       now().UTC(),
+		VerifierReports: reports,
+	}, nil
+}
+
+// deadlineError marks err as a timeout when the verification's deadline is
+// what stopped it, so that callers can say so.
+func deadlineError(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, errdef.ErrTimeout) {
+		return fmt.Errorf("%w: %w", errdef.ErrTimeout, err)
+	}
+	return err
+}
+
+// run is the state of one call to Verify.
+type run struct {
+	exec  *Executor
+	memo  *memoStore
+	sem   chan struct{}
+	types []string // artifact types to verify on the top-level subject; nil means all
+}
+
+// task is one (referrer, verifier) pair to run.
+type task struct {
+	artifact ocispec.Descriptor
+	verifier Verifier
+}
+
+// verifySubject verifies the referrers of subject whose artifact types are
+// in types (all when nil) and returns the reports and the policy's decision.
+// depth counts nesting levels; a loop of referrers ends at MaxNestingDepth.
+func (r *run) verifySubject(ctx context.Context, subject Subject, types []string, depth int) ([]Report, bool, error) {
+	if depth == 0 {
+		types = r.types
+	}
+	referrers, err := r.memo.Referrers(ctx, subject.Repository(), subject.Descriptor)
+	if err != nil {
+		return nil, false, fmt.Errorf("list referrers of %s: %w", subject, err)
+	}
+	var tasks []task
+	for _, a := range referrers {
+		if types != nil && !slices.Contains(types, a.ArtifactType) {
+			continue
+		}
+		for _, v := range r.exec.Verifiers {
+			if v.CanVerify(a.ArtifactType) {
+				tasks = append(tasks, task{artifact: a, verifier: v})
+			}
+		}
+	}
+	reports := make([]Report, len(tasks))
+	errs := make([]error, len(tasks))
+	var wg sync.WaitGroup
+	for i, t := range tasks {
+		wg.Go(func() {
+			reports[i], errs[i] = r.verifyArtifact(ctx, subject, t, depth)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, false, err
+	}
+	return reports, r.exec.Policy.Decide(ctx, reports), nil
+}
+
+// verifyArtifact runs one verifier on one artifact, then the nested
+// verification the verifier asks for.
+func (r *run) verifyArtifact(ctx context.Context, subject Subject, t task, depth int) (Report, error) {
+	select {
+	case r.sem <- struct{}{}:
+	case <-ctx.Done():
+		return Report{}, fmt.Errorf("verify %s: %w", t.artifact.Digest, ctx.Err())
+	}
+	report, err := t.verifier.Verify(ctx, subject, t.artifact, r.memo.fetcher(subject.Repository()))
+	<-r.sem
+	if err != nil {
+		return Report{}, fmt.Errorf("verifier %s on %s: %w", t.verifier.Name(), t.artifact.Digest, err)
+	}
+	r.fill(&report, subject, t)
+
+	nv, ok := t.verifier.(NestedVerifier)
+	if !ok || len(nv.NestedReferences()) == 0 || !report.IsSuccess {
+		return report, nil
+	}
+	if depth+1 > cmpOr(r.exec.MaxNestingDepth, DefaultMaxNestingDepth) {
+		return Report{}, fmt.Errorf("nested verification of %s deeper than %d levels: %w",
+			t.artifact.Digest, cmpOr(r.exec.MaxNestingDepth, DefaultMaxNestingDepth), errdef.ErrSizeExceedsLimit)
+	}
+	nested := Subject{Reference: subject.Reference, Descriptor: t.artifact}
+	nested.Reference.Reference = t.artifact.Digest.String()
+	nestedReports, ok, err := r.verifySubject(ctx, nested, nv.NestedReferences(), depth+1)
+	if err != nil {
+		return Report{}, err
+	}
+	report.NestedResults = nestedReports
+	if !ok {
+		report.IsSuccess = false
+		report.Message = "nested verification failed: " + report.Message
+		if report.ErrorReason == "" {
+			report.ErrorReason = fmt.Sprintf("the artifacts attached to %s did not pass verification", t.artifact.Digest)
+		}
+	}
+	return report, nil
+}
+
+// fill sets the report fields the executor knows better than the verifier.
+func (r *run) fill(report *Report, subject Subject, t task) {
+	report.Subject = subject.String()
+	report.VerifierName = t.verifier.Name()
+	report.Name = t.verifier.Name()
+	report.VerifierType = t.verifier.Type()
+	report.Type = t.verifier.Type()
+	report.ReferenceDigest = t.artifact.Digest.String()
+	report.ArtifactType = t.artifact.ArtifactType
+}
+
+func cmpOr(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
