@@ -158,6 +158,9 @@ func (r *run) verifySubject(ctx context.Context, subject Subject, types []string
 	if err := errors.Join(errs...); err != nil {
 		return nil, false, err
 	}
+	if np, ok := r.exec.Policy.(NestedPolicy); ok && depth > 0 {
+		return reports, np.DecideNested(ctx, reports, types), nil
+	}
 	return reports, r.exec.Policy.Decide(ctx, reports), nil
 }
 

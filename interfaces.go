@@ -56,3 +56,11 @@ type NestedVerifier interface {
 type Policy interface {
 	Decide(ctx context.Context, reports []Report) bool
 }
+
+// NestedPolicy is implemented by policies that judge a nested subject (the
+// artifact whose own referrers a verifier asked to verify) by the artifact
+// types that were asked for, rather than by everything the policy requires
+// of a top-level subject.
+type NestedPolicy interface {
+	DecideNested(ctx context.Context, reports []Report, types []string) bool
+}

@@ -8,6 +8,7 @@ package configpolicy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/openratify/ratify"
@@ -54,12 +55,22 @@ func New(rules map[string]string) (*Policy, error) {
 
 // Decide applies the policy to the reports of one subject.
 func (p *Policy) Decide(_ context.Context, reports []ratify.Report) bool {
+	return p.decide(reports, func(string) bool { return true })
+}
+
+// DecideNested applies the policy to the reports on a nested subject, where
+// only the artifact types asked for (types) are required.
+func (p *Policy) DecideNested(_ context.Context, reports []ratify.Report, types []string) bool {
+	return p.decide(reports, func(t string) bool { return slices.Contains(types, t) })
+}
+
+func (p *Policy) decide(reports []ratify.Report, required func(artifactType string) bool) bool {
 	if len(reports) == 0 {
 		return false
 	}
 	satisfied := make(map[string]bool)
 	for t := range p.rules {
-		if t != DefaultKey {
+		if t != DefaultKey && required(t) {
 			satisfied[t] = false // a named type is required
 		}
 	}

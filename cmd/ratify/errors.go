@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/openratify/ratify/errdef"
+)
+
+// Exit codes of the CLI.
+const (
+	exitOK     = 0 // the subject passed verification
+	exitFailed = 1 // the subject failed verification
+	exitError  = 2 // no verdict: bad input, configuration, or an unreachable registry
+)
+
+// verificationFailedError is returned by commands whose subject was verified
+// and failed: the run worked, the answer is "no".
+type verificationFailedError struct{ subject string }
+
+func (e *verificationFailedError) Error() string {
+	return e.subject + " failed verification"
+}
+
+// hints maps each kind of error to what the user can do about it. It is the
+// one place where errors become advice.
+var hints = []struct {
+	err  error
+	hint string
+}{
+	{errdef.ErrInvalidReference, "give an image reference such as registry.example/repo:tag or registry.example/repo@sha256:<digest>"},
+	{errdef.ErrInvalidConfig, "fix the configuration file (see README.md, \"config.json\")"},
+	{errdef.ErrNotFound, "check the repository, tag or digest"},
+	{errdef.ErrUnauthorized, "log in with `docker login` or configure store.plugins[0].authProvider"},
+	{errdef.ErrTimeout, "the registry or revocation servers were too slow; raise --timeout"},
+	{errdef.ErrRegistryUnavailable, "check the registry address, the network, and useHttp for plain-HTTP registries"},
+	{errdef.ErrSizeExceedsLimit, "the registry served more than ratify accepts; the artifact may be malicious"},
+	{errdef.ErrInvalidContent, "the registry served malformed content"},
+	{context.Canceled, "interrupted"},
+}
+
+// describe renders an error in one line with a hint.
+func describe(err error) string {
+	for _, h := range hints {
+		if errors.Is(err, h.err) {
+			return fmt.Sprintf("%v (%s)", err, h.hint)
+		}
+	}
+	return err.Error()
+}

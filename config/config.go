@@ -1,0 +1,121 @@
+// Package config reads Ratify v1's config.json into validated, typed
+// configuration and builds the engine from it.
+//
+// The file has the top-level sections store, policy, verifier, executor,
+// crl and logger. Decoding is strict: an unknown or mistyped field is an
+// error naming its JSON path, so a typo never silently weakens verification.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/openratify/ratify/errdef"
+)
+
+// FileName is the name of the configuration file inside the config directory.
+const FileName = "config.json"
+
+// maxFileBytes bounds config.json; real files are a few kilobytes.
+const maxFileBytes = 4 << 20
+
+// Config is the whole of config.json.
+type Config struct {
+	Store    StoreSection    `json:"store"`
+	Policy   PolicySection   `json:"policy"`
+	Verifier VerifierSection `json:"verifier"`
+	Executor ExecutorSection `json:"executor"`
+	CRL      CRLSection      `json:"crl"`
+	Logger   LoggerSection   `json:"logger"`
+
+	// Dir is the directory of the file the config was read from; relative
+	// paths in the config (certificate directories) are resolved against it.
+	Dir string `json:"-"`
+}
+
+// DefaultPath returns where the configuration is read from when no path is
+// given: $RATIFY_CONFIG/config.json (RATIFY_CONFIG names the directory, as in
+// Ratify v1; a path to a .json file is accepted too), else ~/.ratify/config.json.
+func DefaultPath() (string, error) {
+	if dir := os.Getenv("RATIFY_CONFIG"); dir != "" {
+		if strings.HasSuffix(dir, ".json") {
+			return dir, nil
+		}
+		return filepath.Join(dir, FileName), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no config given and no home directory to find ~/.ratify/%s: %w", FileName, errdef.ErrInvalidConfig)
+	}
+	return filepath.Join(home, ".ratify", FileName), nil
+}
+
+// Load reads, decodes and validates the configuration file at path (or at
+// DefaultPath when path is empty).
+func Load(path string) (*Config, error) {
+	if path == "" {
+		var err error
+		if path, err = DefaultPath(); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("config file %s does not exist (give one with -c or RATIFY_CONFIG): %w: %w", path, errdef.ErrInvalidConfig, fs.ErrNotExist)
+		}
+		return nil, fmt.Errorf("read config: %v: %w", err, errdef.ErrInvalidConfig)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %v: %w", path, err, errdef.ErrInvalidConfig)
+	}
+	if len(data) > maxFileBytes {
+		return nil, fmt.Errorf("config %s is larger than %d bytes: %w", path, maxFileBytes, errdef.ErrInvalidConfig)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if abs, err := filepath.Abs(filepath.Dir(path)); err == nil {
+		cfg.Dir = abs
+	}
+	return cfg, nil
+}
+
+// Parse decodes and validates config.json content.
+func Parse(data []byte) (*Config, error) {
+	var cfg Config
+	if err := decodeStrict(data, &cfg); err != nil {
+		return nil, err
+	}
+	if err := cfg.Verifier.decode(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// Validate checks the configuration as a whole; each error names the JSON
+// path of the value at fault and wraps errdef.ErrInvalidConfig.
+func (c *Config) Validate() error {
+	return errors.Join(
+		c.Store.validate(),
+		c.Policy.validate(),
+		c.Verifier.validate(),
+		c.Executor.validate(),
+		c.Logger.validate(),
+	)
+}
+
+func invalid(path, format string, args ...any) error {
+	return fmt.Errorf("%s: %s: %w", path, fmt.Sprintf(format, args...), errdef.ErrInvalidConfig)
+}
