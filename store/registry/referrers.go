@@ -1,0 +1,83 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	orasdef "oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"github.com/openratify/ratify/errdef"
+)
+
+// CosignArtifactType is the artifact type given to cosign signatures found
+// under their "sha256-<hex>.sig" tag, which carry none of their own.
+const CosignArtifactType = "application/vnd.dev.cosign.artifact.sig.v1+json"
+
+// Referrers lists the manifests in ref's repository whose subject is
+// subject. It uses the referrers API of the OCI distribution-spec v1.1
+// ("Listing Referrers"), following its pages, and falls back to the
+// referrers tag schema ("sha256-<hex>") on registries without the API. With
+// Options.CosignEnabled it adds the cosign signature tagged
+// "sha256-<hex>.sig", if there is one.
+//
+// More than Options.MaxReferrers referrers is an error wrapping
+// errdef.ErrSizeExceedsLimit. A registry that cannot be reached or fails is
+// an error, never an empty list.
+func (s *Store) Referrers(ctx context.Context, ref registry.Reference, subject ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	repo, err := s.repository(ref)
+	if err != nil {
+		return nil, err
+	}
+	where := fmt.Sprintf("%s/%s@%s", ref.Registry, ref.Repository, subject.Digest)
+	if err := subject.Digest.Validate(); err != nil {
+		return nil, fmt.Errorf("referrers of %s: %v: %w", where, err, errdef.ErrInvalidReference)
+	}
+	var out []ocispec.Descriptor
+	err = repo.Referrers(ctx, subject, "", func(page []ocispec.Descriptor) error {
+		if len(out)+len(page) > s.opts.MaxReferrers {
+			return fmt.Errorf("more than %d referrers (Options.MaxReferrers): %w", s.opts.MaxReferrers, errdef.ErrSizeExceedsLimit)
+		}
+		out = append(out, page...)
+		return nil
+	})
+	if err != nil {
+		return nil, classify("referrers of "+where, err)
+	}
+	if !s.opts.CosignEnabled {
+		return out, nil
+	}
+	sig, ok, err := cosignSignature(ctx, repo, subject)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return out, nil
+	}
+	if slices.ContainsFunc(out, func(d ocispec.Descriptor) bool { return d.Digest == sig.Digest }) {
+		return out, nil
+	}
+	if len(out) >= s.opts.MaxReferrers {
+		return nil, fmt.Errorf("referrers of %s: more than %d referrers (Options.MaxReferrers): %w", where, s.opts.MaxReferrers, errdef.ErrSizeExceedsLimit)
+	}
+	return append(out, sig), nil
+}
+
+// cosignSignature resolves the tag under which cosign stores the signatures
+// of subject. A tag that does not exist means no cosign signature.
+func cosignSignature(ctx context.Context, repo *remote.Repository, subject ocispec.Descriptor) (ocispec.Descriptor, bool, error) {
+	tag := subject.Digest.Algorithm().String() + "-" + subject.Digest.Encoded() + ".sig"
+	desc, err := repo.Resolve(ctx, tag)
+	switch {
+	case errors.Is(err, orasdef.ErrNotFound):
+		return ocispec.Descriptor{}, false, nil
+	case err != nil:
+		return ocispec.Descriptor{}, false, classify("cosign signature "+repo.Reference.String()+":"+tag, err)
+	}
+	desc.ArtifactType = CosignArtifactType
+	return desc, true, nil
+}

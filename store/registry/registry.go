@@ -1,0 +1,192 @@
+// Package registry is a ratify.Store for OCI registries (OCI
+// distribution-spec v1.1) built on oras-go's registry/remote. It resolves
+// tags, lists referrers through the referrers API or, on registries without
+// it, the referrers tag schema, finds cosign signatures by their tag, and
+// fetches manifests and blobs, bounding and checking everything it reads.
+//
+// Failures to reach a registry are errors wrapping
+// errdef.ErrRegistryUnavailable, never an empty answer: "could not verify" is
+// not "unsigned".
+package registry
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+
+	"github.com/openratify/ratify/errdef"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxManifestBytes = 4 << 20
+	DefaultMaxBlobBytes     = 32 << 20
+	DefaultMaxReferrers     = 1024
+	DefaultMaxRetries       = 3
+	DefaultRetryMinWait     = 200 * time.Millisecond
+	DefaultRetryMaxWait     = 5 * time.Second
+)
+
+// maxRepositories bounds the repository clients a Store keeps (each
+// remembers whether its registry serves the referrers API).
+const maxRepositories = 1024
+
+// Options configure a Store. The zero value talks HTTPS to registries
+// anonymously with the default limits.
+type Options struct {
+	// PlainHTTP talks plain HTTP instead of HTTPS to every registry, loopback
+	// ones included (config "useHttp"). Without it no connection is ever
+	// downgraded to HTTP.
+	PlainHTTP bool
+	// CosignEnabled also looks up cosign signatures stored under the tag
+	// "sha256-<hex>.sig" and lists them as referrers of artifact type
+	// CosignArtifactType.
+	CosignEnabled bool
+	// Credential returns the credential for a registry host; nil means
+	// anonymous access. See DockerCredential.
+	Credential auth.CredentialFunc
+	// CABundles maps a registry host ("registry.local:5000", or a host name
+	// for any port) to a PEM file of CA certificates trusted for that
+	// registry's TLS, in addition to the system roots.
+	CABundles map[string]string
+
+	// MaxManifestBytes bounds manifests, referrers listings and other
+	// metadata responses. Zero means DefaultMaxManifestBytes.
+	MaxManifestBytes int64
+	// MaxBlobBytes bounds blobs. Zero means DefaultMaxBlobBytes.
+	MaxBlobBytes int64
+	// MaxReferrers bounds the referrers listed for one subject. Zero means
+	// DefaultMaxReferrers.
+	MaxReferrers int
+	// ReferrersPageSize asks the registry for pages of this many referrers
+	// (the "n" parameter); zero lets the registry choose.
+	ReferrersPageSize int
+
+	// MaxRetries is how many times a request answered with 408, 429 or a
+	// transient 5xx, or that timed out, is retried. Zero means
+	// DefaultMaxRetries; negative means never.
+	MaxRetries int
+	// RetryMinWait is the first backoff, doubled on each retry; zero means
+	// DefaultRetryMinWait.
+	RetryMinWait time.Duration
+	// RetryMaxWait caps every wait between attempts. A registry asking with
+	// Retry-After to wait longer is reported as throttling at once. Zero
+	// means DefaultRetryMaxWait.
+	RetryMaxWait time.Duration
+
+	// Transport is the base HTTP transport; nil means a clone of
+	// http.DefaultTransport. CABundles needs an *http.Transport.
+	Transport http.RoundTripper
+}
+
+func (o *Options) setDefaults() {
+	o.MaxManifestBytes = orDefault(o.MaxManifestBytes, DefaultMaxManifestBytes)
+	o.MaxBlobBytes = orDefault(o.MaxBlobBytes, DefaultMaxBlobBytes)
+	o.MaxReferrers = orDefault(o.MaxReferrers, DefaultMaxReferrers)
+	o.RetryMinWait = orDefault(o.RetryMinWait, DefaultRetryMinWait)
+	o.RetryMaxWait = orDefault(o.RetryMaxWait, DefaultRetryMaxWait)
+	switch {
+	case o.MaxRetries == 0:
+		o.MaxRetries = DefaultMaxRetries
+	case o.MaxRetries < 0:
+		o.MaxRetries = 0
+	}
+}
+
+func orDefault[T int | int64 | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// Store reads from OCI registries. It is safe for concurrent use; all its
+// requests share one HTTP client, its connections and its auth tokens.
+type Store struct {
+	opts   Options
+	client *auth.Client
+
+	mu    sync.Mutex
+	repos map[string]*remote.Repository
+}
+
+// New returns a Store. An unreadable CA bundle is an error wrapping
+// errdef.ErrInvalidConfig.
+func New(opts Options) (*Store, error) {
+	opts.setDefaults()
+	base, err := baseTransport(opts.Transport, opts.CABundles)
+	if err != nil {
+		return nil, err
+	}
+	rt := &retryTransport{
+		base:       &limitTransport{base: base, maxMetadata: opts.MaxManifestBytes, maxBlob: opts.MaxBlobBytes},
+		maxRetries: opts.MaxRetries,
+		minWait:    opts.RetryMinWait,
+		maxWait:    opts.RetryMaxWait,
+	}
+	client := &auth.Client{
+		Client:     &http.Client{Transport: rt},
+		Credential: opts.Credential,
+		Cache:      auth.NewCache(),
+		ClientID:   "ratify",
+	}
+	client.SetUserAgent("ratify")
+	return &Store{opts: opts, client: client, repos: make(map[string]*remote.Repository)}, nil
+}
+
+// repository returns the client of ref's repository.
+func (s *Store) repository(ref registry.Reference) (*remote.Repository, error) {
+	if err := ref.ValidateRegistry(); err != nil {
+		return nil, fmt.Errorf("registry %q: %v: %w", ref.Registry, err, errdef.ErrInvalidReference)
+	}
+	if err := ref.ValidateRepository(); err != nil {
+		return nil, fmt.Errorf("repository %q of %s: %v: %w", ref.Repository, ref.Registry, err, errdef.ErrInvalidReference)
+	}
+	key := ref.Registry + "/" + ref.Repository
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.repos[key]; ok {
+		return r, nil
+	}
+	if len(s.repos) >= maxRepositories {
+		clear(s.repos)
+	}
+	r := &remote.Repository{
+		Client:               s.client,
+		Reference:            registry.Reference{Registry: ref.Registry, Repository: ref.Repository},
+		PlainHTTP:            s.opts.PlainHTTP,
+		ReferrerListPageSize: s.opts.ReferrersPageSize,
+		// One byte over the limit, so that limitTransport, not a silent
+		// truncation, reports an oversized response.
+		MaxMetadataBytes: s.opts.MaxManifestBytes + 1,
+		// A reader never deletes anything.
+		SkipReferrersGC: true,
+	}
+	s.repos[key] = r
+	return r, nil
+}
+
+// Resolve returns the descriptor of the manifest ref names by tag or digest
+// (a HEAD of the manifest, OCI distribution-spec v1.1 "Checking if content
+// exists in the registry").
+func (s *Store) Resolve(ctx context.Context, ref registry.Reference) (ocispec.Descriptor, error) {
+	repo, err := s.repository(ref)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if ref.Reference == "" {
+		return ocispec.Descriptor{}, fmt.Errorf("%s: no tag or digest: %w", ref, errdef.ErrInvalidReference)
+	}
+	desc, err := repo.Resolve(ctx, ref.Reference)
+	if err != nil {
+		return ocispec.Descriptor{}, classify("resolve "+ref.String(), err)
+	}
+	return desc, nil
+}
