@@ -1,0 +1,152 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/openratify/ratify/errdef"
+)
+
+// v1Config is a config.json as Ratify v1 users write it.
+const v1Config = `{
+  "executor": {"verificationRequestTimeout": 5000},
+  "store": {
+    "version": "1.0.0",
+    "plugins": [{"name": "oras", "useHttp": true, "cosignEnabled": false, "localCachePath": "./cache",
+                 "authProvider": {"name": "dockerConfig"}}]
+  },
+  "policy": {
+    "version": "1.0.0",
+    "plugin": {"name": "configPolicy", "artifactVerificationPolicies": {"application/vnd.cncf.notary.signature": "any", "default": "all"}}
+  },
+  "verifier": {
+    "version": "1.0.0",
+    "plugins": [{
+      "name": "notation",
+      "artifactTypes": "application/vnd.cncf.notary.signature, application/example",
+      "verificationCerts": ["certs"],
+      "trustPolicyDoc": {
+        "version": "1.0",
+        "trustPolicies": [{
+          "name": "default",
+          "registryScopes": ["*"],
+          "signatureVerification": {"level": "strict", "override": {"revocation": "log"}},
+          "trustStores": ["ca:certs"],
+          "trustedIdentities": ["*"]
+        }]
+      }
+    }]
+  },
+  "crl": {"cache": {"enabled": false}},
+  "logger": {"formatter": "json", "requestHeaders": {"traceIDHeaderName": ["x-ms-correlation-request-id"]}}
+}`
+
+func TestParseV1Config(t *testing.T) {
+	cfg, err := Parse([]byte(v1Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Store.Plugins[0]
+	if !p.UseHTTP || p.AuthProvider.Name != "dockerConfig" {
+		t.Errorf("store plugin = %+v", p)
+	}
+	if got := cfg.Executor.VerificationTimeout().Milliseconds(); got != 5000 {
+		t.Errorf("verification timeout = %dms", got)
+	}
+	if got := cfg.Executor.MutationTimeout().Milliseconds(); got != DefaultMutationRequestTimeout {
+		t.Errorf("mutation timeout = %dms", got)
+	}
+	if cfg.CRL.CacheEnabled() {
+		t.Error("crl cache should be off")
+	}
+	n := cfg.Verifier.Entries[0].Notation
+	if n == nil || len(n.ArtifactTypes) != 2 || n.ArtifactTypes[1] != "application/example" {
+		t.Fatalf("notation entry = %+v", n)
+	}
+	if lvl := n.TrustPolicyDoc.TrustPolicies[0].SignatureVerification.VerificationLevel; lvl != "strict" {
+		t.Errorf("level = %q", lvl)
+	}
+}
+
+func TestParseErrorsNamePath(t *testing.T) {
+	tests := []struct {
+		name, from, to, wantPath string
+	}{
+		{"unknown top-level field", `"executor": {`, `"executr": {`, "executr: unknown field"},
+		{"unknown store field", `"useHttp": true`, `"useHTTPS": true`, "store.plugins[0].useHTTPS: unknown field"},
+		{"mistyped boolean", `"useHttp": true`, `"useHttp": "yes"`, "store.plugins[0].useHttp: expected a boolean"},
+		{"mistyped number", `5000`, `"5s"`, "executor.verificationRequestTimeout: expected a number"},
+		{"unknown trust policy field", `"registryScopes"`, `"registryScope"`, "verifier.plugins[0].trustPolicyDoc.trustPolicies[0].registryScope: unknown field"},
+		{"bad rule", `"default": "all"`, `"default": "most"`, `policy.plugin.artifactVerificationPolicies["default"]`},
+		{"bad level", `"level": "strict"`, `"level": "lenient"`, "verifier.plugins[0].trustPolicyDoc"},
+		{"unknown verifier", `"name": "notation"`, `"name": "notary"`, `verifier.plugins[0]: unknown verifier "notary"`},
+		{"cosign not yet", `"name": "notation"`, `"name": "cosign"`, `verifier "cosign" is not available`},
+		{"unknown store", `"name": "oras"`, `"name": "s3"`, "store.plugins[0].name"},
+		{"bad formatter", `"formatter": "json"`, `"formatter": "xml"`, "logger.formatter"},
+		{"no certs", `"verificationCerts": ["certs"]`, `"verificationCerts": []`, "verifier.plugins[0].verificationCerts"},
+		{"negative timeout", `5000`, `-1`, "executor.verificationRequestTimeout"},
+		{"not an object", `"crl": {"cache": {"enabled": false}}`, `"crl": ["cache"]`, "crl: expected an object"},
+		{"rego not yet", `"name": "configPolicy"`, `"name": "regoPolicy"`, "policy.plugin.name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bad := strings.Replace(v1Config, tt.from, tt.to, 1)
+			if bad == v1Config {
+				t.Fatalf("replacement %q did not apply", tt.from)
+			}
+			_, err := Parse([]byte(bad))
+			if !errors.Is(err, errdef.ErrInvalidConfig) {
+				t.Fatalf("err = %v, want ErrInvalidConfig", err)
+			}
+			if !strings.Contains(err.Error(), tt.wantPath) {
+				t.Errorf("error %q does not name %q", err, tt.wantPath)
+			}
+		})
+	}
+}
+
+func TestParseRejectsGarbage(t *testing.T) {
+	for _, in := range []string{``, `{`, `[]`, `null x`, `{"store": {"plugins": [1]}}`, "\x00\x01"} {
+		if _, err := Parse([]byte(in)); !errors.Is(err, errdef.ErrInvalidConfig) {
+			t.Errorf("Parse(%q) err = %v, want ErrInvalidConfig", in, err)
+		}
+	}
+}
+
+func TestLoadDefaultPath(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("RATIFY_CONFIG", dir)
+	_, err := Load("")
+	if !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, errdef.ErrInvalidConfig) {
+		t.Fatalf("missing file err = %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte(v1Config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Dir != dir || cfg.path("certs") != filepath.Join(dir, "certs") || cfg.path("/abs") != "/abs" {
+		t.Errorf("Dir = %q, path(certs) = %q", cfg.Dir, cfg.path("certs"))
+	}
+	t.Setenv("RATIFY_CONFIG", "")
+	t.Setenv("HOME", dir)
+	if p, _ := DefaultPath(); p != filepath.Join(dir, ".ratify", FileName) {
+		t.Errorf("DefaultPath = %q", p)
+	}
+}
+
+func TestLoadTooLarge(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.json")
+	if err := os.WriteFile(path, make([]byte, maxFileBytes+10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); !errors.Is(err, errdef.ErrInvalidConfig) || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("err = %v", err)
+	}
+}
