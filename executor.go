@@ -2,6 +2,7 @@ package ratify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -79,11 +80,19 @@ func (e *Executor) VerifyReference(ctx context.Context, ref registry.Reference, 
 		sem:   make(chan struct{}, cmpOr(e.Concurrency, DefaultConcurrency)),
 		types: opts.ArtifactTypes,
 	}
-	desc, err := e.Store.Resolve(ctx, ref)
-	if err != nil {
-		return Result{}, deadlineError(ctx, fmt.Errorf("resolve %s: %w", ref, err))
+	subject := Subject{Reference: ref}
+	if d, err := ref.Digest(); err == nil {
+		// A digest reference needs no request to know what it names; the
+		// media type and size are completed later, from a referrer, only
+		// when a verifier needs them (see completeSubject).
+		subject.Descriptor = ocispec.Descriptor{Digest: d}
+	} else {
+		desc, err := e.Store.Resolve(ctx, ref)
+		if err != nil {
+			return Result{}, deadlineError(ctx, fmt.Errorf("resolve %s: %w", ref, err))
+		}
+		subject.Descriptor = desc
 	}
-	subject := Subject{Reference: ref, Descriptor: desc}
 	reports, ok, err := run.verifySubject(ctx, subject, nil, 0)
 	if err != nil {
 		return Result{}, deadlineError(ctx, err)
@@ -146,6 +155,11 @@ func (r *run) verifySubject(ctx context.Context, subject Subject, types []string
 			}
 		}
 	}
+	if subject.Descriptor.Size == 0 {
+		if subject, err = r.completeSubject(ctx, subject, tasks); err != nil {
+			return nil, false, err
+		}
+	}
 	reports := make([]Report, len(tasks))
 	errs := make([]error, len(tasks))
 	var wg sync.WaitGroup
@@ -202,6 +216,38 @@ func (r *run) verifyArtifact(ctx context.Context, subject Subject, t task, depth
 		}
 	}
 	return report, nil
+}
+
+// completeSubject fills in the media type and size of a subject known only
+// by digest. The manifest of the first artifact to verify names its subject
+// (OCI image-spec v1.1 "subject"), and that manifest is read through the memo
+// anyway, so when its subject digest is ours the descriptor costs no request.
+// Size is bound to the digest; the media type is only a label, and a
+// signature over another media type does not verify against it. Without a
+// usable subject field, or without anything to verify (to tell "absent"
+// from "unsigned"), the store resolves the digest.
+func (r *run) completeSubject(ctx context.Context, subject Subject, tasks []task) (Subject, error) {
+	if len(tasks) > 0 {
+		if raw, err := r.memo.fetcher(subject.Repository()).Fetch(ctx, tasks[0].artifact); err == nil {
+			var m struct {
+				Subject *ocispec.Descriptor `json:"subject"`
+			}
+			if json.Unmarshal(raw, &m) == nil && m.Subject != nil && m.Subject.Digest == subject.Descriptor.Digest &&
+				m.Subject.Size > 0 && m.Subject.MediaType != "" {
+				subject.Descriptor = ocispec.Descriptor{MediaType: m.Subject.MediaType, Digest: m.Subject.Digest, Size: m.Subject.Size}
+				return subject, nil
+			}
+		}
+	}
+	desc, err := r.exec.Store.Resolve(ctx, subject.Reference)
+	if err != nil {
+		return subject, fmt.Errorf("resolve %s: %w", subject.Reference, err)
+	}
+	if desc.Digest != subject.Descriptor.Digest {
+		return subject, fmt.Errorf("resolve %s: registry answered with digest %s: %w", subject.Reference, desc.Digest, errdef.ErrInvalidContent)
+	}
+	subject.Descriptor = desc
+	return subject, nil
 }
 
 // fill sets the report fields the executor knows better than the verifier.

@@ -1,6 +1,8 @@
 package ratify_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +33,7 @@ type memStore struct {
 	content   map[digest.Digest][]byte
 	referrers map[digest.Digest][]ocispec.Descriptor
 	fetches   map[digest.Digest]int
+	resolves  int
 	listErr   error
 }
 
@@ -59,6 +62,9 @@ func (s *memStore) attach(subject ocispec.Descriptor, artifactType, verdict stri
 }
 
 func (s *memStore) Resolve(_ context.Context, ref registry.Reference) (ocispec.Descriptor, error) {
+	s.mu.Lock()
+	s.resolves++
+	s.mu.Unlock()
 	if d, err := ref.Digest(); err == nil {
 		if c, ok := s.content[d]; ok {
 			return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: d, Size: int64(len(c))}, nil
@@ -137,7 +143,7 @@ func (v *verdictVerifier) Verify(ctx context.Context, _ ratify.Subject, a ocispe
 	if err != nil {
 		return ratify.Report{}, err
 	}
-	if len(content) >= 4 && string(content[:4]) == "pass" {
+	if bytes.Contains(content, []byte(`"pass`)) || bytes.HasPrefix(content, []byte("pass")) {
 		return ratify.Report{IsSuccess: true, Message: "ok"}, nil
 	}
 	return ratify.Report{IsSuccess: false, Message: "bad", ErrorReason: "content says fail"}, nil
@@ -361,5 +367,76 @@ func TestParseReference(t *testing.T) {
 		if err == nil && (ref.Registry != tt.registry || ref.Repository != tt.repo || ref.Reference != tt.ref) {
 			t.Errorf("ParseReference(%q) = %+v", tt.in, ref)
 		}
+	}
+}
+
+// attachManifest attaches an artifact whose manifest names subject in its
+// subject field, as OCI image-spec v1.1 referrers do.
+func (s *memStore) attachManifest(subject ocispec.Descriptor, artifactType, verdict string) ocispec.Descriptor {
+	m, _ := json.Marshal(ocispec.Manifest{
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: artifactType,
+		Subject:      &subject,
+		Annotations:  map[string]string{"verdict": verdict},
+	})
+	d := s.add(ocispec.MediaTypeImageManifest, artifactType, m)
+	s.referrers[subject.Digest] = append(s.referrers[subject.Digest], d)
+	return d
+}
+
+// subjectRecorder records the subject descriptors it is asked to verify.
+type subjectRecorder struct {
+	verdictVerifier
+	mu   sync.Mutex
+	seen []ocispec.Descriptor
+}
+
+func (v *subjectRecorder) Verify(ctx context.Context, s ratify.Subject, a ocispec.Descriptor, f ratify.Fetcher) (ratify.Report, error) {
+	v.mu.Lock()
+	v.seen = append(v.seen, s.Descriptor)
+	v.mu.Unlock()
+	return v.verdictVerifier.Verify(ctx, s, a, f)
+}
+
+func TestExecutorDigestReferenceNeedsNoResolve(t *testing.T) {
+	s := newMemStore()
+	subject := image(s, "v1")
+	s.attachManifest(subject, sigType, "pass")
+	v := &subjectRecorder{verdictVerifier: verdictVerifier{name: "v", types: []string{sigType}}}
+	res, err := newExecutor(t, s, map[string]string{sigType: "any"}, v).Verify(context.Background(), "registry.test/app@"+subject.Digest.String(), ratify.VerifyOptions{})
+	if err != nil || !res.IsSuccess {
+		t.Fatalf("res = %+v, err = %v", res, err)
+	}
+	if s.resolves != 0 {
+		t.Errorf("%d resolves for a digest reference whose referrer names its subject, want 0", s.resolves)
+	}
+	if len(v.seen) != 1 || v.seen[0].MediaType != subject.MediaType || v.seen[0].Size != subject.Size || v.seen[0].Digest != subject.Digest {
+		t.Errorf("verifier saw subject %+v, want %+v", v.seen, subject)
+	}
+}
+
+func TestExecutorDigestReferenceFallsBackToResolve(t *testing.T) {
+	s := newMemStore()
+	subject := image(s, "v1")
+	other := image(s, "v2")
+	s.attachManifest(other, sigType, "pass") // names another subject
+	s.referrers[subject.Digest] = s.referrers[other.Digest]
+	v := &subjectRecorder{verdictVerifier: verdictVerifier{name: "v", types: []string{sigType}}}
+	_, err := newExecutor(t, s, map[string]string{sigType: "any"}, v).Verify(context.Background(), "registry.test/app@"+subject.Digest.String(), ratify.VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.resolves != 1 || len(v.seen) != 1 || v.seen[0].Size != subject.Size {
+		t.Errorf("resolves = %d, verifier saw %+v; want the resolved subject %+v", s.resolves, v.seen, subject)
+	}
+}
+
+func TestExecutorUnknownDigest(t *testing.T) {
+	s := newMemStore()
+	v := &verdictVerifier{name: "v", types: []string{sigType}}
+	missing := digest.FromString("nothing here")
+	_, err := newExecutor(t, s, map[string]string{sigType: "any"}, v).Verify(context.Background(), "registry.test/app@"+missing.String(), ratify.VerifyOptions{})
+	if !errors.Is(err, errdef.ErrNotFound) {
+		t.Fatalf("err = %v, want ErrNotFound", err)
 	}
 }

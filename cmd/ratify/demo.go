@@ -150,8 +150,8 @@ func explain(result ratify.Result, cfg *config.Config) []string {
 	var lines []string
 	for _, r := range result.VerifierReports {
 		line := fmt.Sprintf("%s: %s", r.VerifierName, r.Message)
-		if r.ErrorReason != "" && r.ErrorReason != r.Message {
-			line += ": " + r.ErrorReason
+		if !r.IsSuccess && r.ErrorReason != "" {
+			line = fmt.Sprintf("%s: verification failed: %s", r.VerifierName, r.ErrorReason)
 		}
 		if issuer, ok := r.Extensions["Issuer"]; ok && r.IsSuccess {
 			line += fmt.Sprintf(" (signer %v, issued by %v)", r.Extensions["SN"], issuer)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
 
@@ -82,4 +83,23 @@ func sizeString(n int, size int64) string {
 		return fmt.Sprintf("more than %d", size)
 	}
 	return fmt.Sprint(n)
+}
+
+// ResolveBlob returns the descriptor of the blob dgst in ref's repository (a
+// HEAD of the blob, OCI distribution-spec v1.1 "Checking if content exists
+// in the registry"), for callers that know a blob only by its digest.
+func (s *Store) ResolveBlob(ctx context.Context, ref registry.Reference, dgst digest.Digest) (ocispec.Descriptor, error) {
+	repo, err := s.repository(ref)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	where := fmt.Sprintf("%s/%s@%s", ref.Registry, ref.Repository, dgst)
+	if err := dgst.Validate(); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("resolve blob %s: %v: %w", where, err, errdef.ErrInvalidReference)
+	}
+	desc, err := repo.Blobs().Resolve(ctx, dgst.String())
+	if err != nil {
+		return ocispec.Descriptor{}, classify("resolve blob "+where, err)
+	}
+	return desc, nil
 }
