@@ -22,6 +22,7 @@ func newVerifyCommand() *cobra.Command {
 		configPath    string
 		artifactTypes []string
 		timeout       time.Duration
+		silent        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify -s SUBJECT [-c CONFIG] [-t ARTIFACT_TYPE]",
@@ -50,11 +51,13 @@ Exit codes: 0 passed, 1 failed verification, 2 could not be verified.`,
 			if err != nil {
 				return err
 			}
-			out, err := json.MarshalIndent(result, "", "  ")
-			if err != nil {
-				return err
+			if !silent {
+				out, err := json.MarshalIndent(result, "", "  ")
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), string(out))
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), string(out))
 			if !result.IsSuccess {
 				return &verificationFailedError{subject: subject}
 			}
@@ -64,6 +67,7 @@ Exit codes: 0 passed, 1 failed verification, 2 could not be verified.`,
 	cmd.Flags().StringVarP(&subject, "subject", "s", "", "image reference to verify (registry/repository:tag or @sha256:digest)")
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "config.json path (default $RATIFY_CONFIG/config.json or ~/.ratify/config.json)")
 	cmd.Flags().StringSliceVarP(&artifactTypes, "artifactType", "t", nil, "verify only referrers of this artifact type (repeatable)")
+	cmd.Flags().BoolVar(&silent, "silent", false, "print nothing; the exit code tells the outcome")
 	cmd.Flags().DurationVar(&timeout, "timeout", defaultCLITimeout, "deadline for the whole verification")
 	_ = cmd.MarkFlagRequired("subject")
 	return cmd
