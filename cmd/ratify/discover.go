@@ -21,13 +21,36 @@ const maxDiscoverDepth = 4
 
 // storeFlags are the flags of the commands that only read from the store.
 type storeFlags struct {
+	subject    string
 	configPath string
 	plainHTTP  bool
 }
 
-func (f *storeFlags) register(cmd *cobra.Command) {
+func (f *storeFlags) register(cmd *cobra.Command, subjectHelp string) {
+	cmd.Flags().StringVarP(&f.subject, "subject", "s", "", subjectHelp)
 	cmd.Flags().StringVarP(&f.configPath, "config", "c", "", "config.json path; its store section says how to reach registries")
 	cmd.Flags().BoolVar(&f.plainHTTP, "plain-http", false, "use plain HTTP when no config file is found")
+	_ = cmd.MarkFlagRequired("subject")
+}
+
+// open parses the subject and builds the store to read it from.
+func (f *storeFlags) open() (ratify.Store, registry.Reference, error) {
+	ref, err := ratify.ParseReference(f.subject)
+	if err != nil {
+		return nil, ref, err
+	}
+	store, err := f.store()
+	return store, ref, err
+}
+
+// resolve is open followed by resolving the subject to its descriptor.
+func (f *storeFlags) resolve(ctx context.Context) (ratify.Store, registry.Reference, ocispec.Descriptor, error) {
+	store, ref, err := f.open()
+	if err != nil {
+		return nil, ref, ocispec.Descriptor{}, err
+	}
+	desc, err := store.Resolve(ctx, ref)
+	return store, ref, desc, err
 }
 
 // store builds the store from the config file, or a default registry store
@@ -55,10 +78,9 @@ type node struct {
 
 func newDiscoverCommand() *cobra.Command {
 	var (
-		subject string
-		flat    bool
-		output  string
-		sf      storeFlags
+		flat   bool
+		output string
+		sf     storeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "discover -s SUBJECT [--flat] [-o tree|json]",
@@ -68,15 +90,7 @@ func newDiscoverCommand() *cobra.Command {
 			if output != "tree" && output != "json" {
 				return fmt.Errorf("-o %q: want tree or json", output)
 			}
-			store, err := sf.store()
-			if err != nil {
-				return err
-			}
-			ref, err := ratify.ParseReference(subject)
-			if err != nil {
-				return err
-			}
-			desc, err := store.Resolve(cmd.Context(), ref)
+			store, ref, desc, err := sf.resolve(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -102,11 +116,9 @@ func newDiscoverCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&subject, "subject", "s", "", "image reference")
 	cmd.Flags().BoolVar(&flat, "flat", false, "one line per artifact instead of a tree")
 	cmd.Flags().StringVarP(&output, "output", "o", "tree", "output format: tree or json")
-	sf.register(cmd)
-	_ = cmd.MarkFlagRequired("subject")
+	sf.register(cmd, "image reference")
 	return cmd
 }
 

@@ -16,24 +16,15 @@ import (
 
 func newResolveCommand() *cobra.Command {
 	var (
-		subject string
-		output  string
-		sf      storeFlags
+		output string
+		sf     storeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "resolve -s SUBJECT [-o text|json]",
 		Short: "Resolve an image reference to its digest",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, err := sf.store()
-			if err != nil {
-				return err
-			}
-			ref, err := ratify.ParseReference(subject)
-			if err != nil {
-				return err
-			}
-			desc, err := store.Resolve(cmd.Context(), ref)
+			_, ref, desc, err := sf.resolve(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -46,10 +37,8 @@ func newResolveCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&subject, "subject", "s", "", "image reference")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text (repository@digest) or json (the descriptor)")
-	sf.register(cmd)
-	_ = cmd.MarkFlagRequired("subject")
+	sf.register(cmd, "image reference")
 	return cmd
 }
 
@@ -80,9 +69,8 @@ func newReferrerCommand() *cobra.Command {
 
 func newShowCommand(name, short string, manifest bool) *cobra.Command {
 	var (
-		subject string
-		dgst    string
-		sf      storeFlags
+		dgst string
+		sf   storeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   name + " -s SUBJECT -d DIGEST",
@@ -93,11 +81,7 @@ func newShowCommand(name, short string, manifest bool) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("-d %q: %v: %w", dgst, err, errdef.ErrInvalidReference)
 			}
-			store, err := sf.store()
-			if err != nil {
-				return err
-			}
-			ref, err := ratify.ParseReference(subject)
+			store, ref, err := sf.open()
 			if err != nil {
 				return err
 			}
@@ -121,10 +105,8 @@ func newShowCommand(name, short string, manifest bool) *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVarP(&subject, "subject", "s", "", "image reference (names the repository)")
 	cmd.Flags().StringVarP(&dgst, "digest", "d", "", "digest of the manifest or blob")
-	sf.register(cmd)
-	_ = cmd.MarkFlagRequired("subject")
+	sf.register(cmd, "image reference (names the repository)")
 	_ = cmd.MarkFlagRequired("digest")
 	return cmd
 }
