@@ -89,7 +89,7 @@ func (e *Executor) VerifyReference(ctx context.Context, ref registry.Reference, 
 	} else {
 		desc, err := e.Store.Resolve(ctx, ref)
 		if err != nil {
-			return Result{}, deadlineError(ctx, fmt.Errorf("resolve %s: %w", ref, err))
+			return Result{}, deadlineError(ctx, err)
 		}
 		subject.Descriptor = desc
 	}
@@ -241,7 +241,7 @@ func (r *run) completeSubject(ctx context.Context, subject Subject, tasks []task
 	}
 	desc, err := r.exec.Store.Resolve(ctx, subject.Reference)
 	if err != nil {
-		return subject, fmt.Errorf("resolve %s: %w", subject.Reference, err)
+		return subject, err
 	}
 	if desc.Digest != subject.Descriptor.Digest {
 		return subject, fmt.Errorf("resolve %s: registry answered with digest %s: %w", subject.Reference, desc.Digest, errdef.ErrInvalidContent)

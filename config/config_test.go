@@ -150,3 +150,14 @@ func TestLoadTooLarge(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestParseSyntaxErrorNamesPosition(t *testing.T) {
+	truncated := v1Config[:strings.Index(v1Config, `"policy"`)]
+	_, err := Parse([]byte(truncated))
+	if !errors.Is(err, errdef.ErrInvalidConfig) || !strings.Contains(err.Error(), "not valid JSON: line 8,") {
+		t.Fatalf("err = %v, want a JSON syntax error at line 8", err)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error spans lines: %q", err)
+	}
+}

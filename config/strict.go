@@ -20,7 +20,25 @@ import (
 // Field names match case-insensitively when no exact match exists, as
 // encoding/json (and so Ratify v1) accepts them.
 func decodeStrict(data []byte, v any) error {
+	var probe any
+	if err := json.Unmarshal(data, &probe); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line, col := position(data, se.Offset)
+			return fmt.Errorf("config is not valid JSON: line %d, column %d: %v: %w", line, col, err, errdef.ErrInvalidConfig)
+		}
+		return fmt.Errorf("config is not valid JSON: %v: %w", err, errdef.ErrInvalidConfig)
+	}
 	return decodeValue(data, reflect.ValueOf(v).Elem(), "")
+}
+
+// position turns a byte offset into a 1-based line and column.
+func position(data []byte, offset int64) (line, col int) {
+	offset = min(max(offset, 0), int64(len(data)))
+	before := data[:offset]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = len(before) - bytes.LastIndexByte(before, '\n')
+	return line, col
 }
 
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
@@ -141,11 +159,26 @@ func decodeLeaf(data []byte, v reflect.Value, path string) error {
 }
 
 func typeError(path, want string, data []byte) error {
-	got := string(data)
-	if len(got) > 40 {
-		got = got[:40] + "..."
+	return fmt.Errorf("%s: expected %s, got %s: %w", orRoot(path), want, describeJSON(data), errdef.ErrInvalidConfig)
+}
+
+// describeJSON names the kind of a JSON value, quoting short scalars, in
+// one line.
+func describeJSON(data []byte) string {
+	if len(data) == 0 {
+		return "nothing"
 	}
-	return fmt.Errorf("%s: expected %s, got %s: %w", orRoot(path), want, got, errdef.ErrInvalidConfig)
+	switch data[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	s := string(data)
+	if len(s) > 40 {
+		s = s[:40] + "..."
+	}
+	return strings.Join(strings.Fields(s), " ")
 }
 
 func kindName(t reflect.Type) string {
