@@ -187,8 +187,9 @@ func (v *Verifier) Type() string { return VerifierType }
 
 // CanVerify reports whether artifactType is one the verifier was
 // configured for; by default the Notary Project signature artifact type.
+// The configured type "*" matches every artifact type, as in Ratify v1.
 func (v *Verifier) CanVerify(artifactType string) bool {
-	return slices.Contains(v.artifactTypes, artifactType)
+	return slices.Contains(v.artifactTypes, artifactType) || slices.Contains(v.artifactTypes, "*")
 }
 
 // NestedReferences returns the artifact types to verify on a signature

@@ -259,4 +259,11 @@ func TestVerifierIdentity(t *testing.T) {
 	if got := v.NestedReferences(); len(got) != 1 || got[0] != "application/spdx+json" {
 		t.Errorf("NestedReferences = %v", got)
 	}
+	all, err := New(Config{ArtifactTypes: []string{"*"}, VerificationCerts: []string{certDir}, TrustPolicyDoc: policy()}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !all.CanVerify("application/spdx+json") || !all.CanVerify(ArtifactTypeSignature) {
+		t.Error(`CanVerify with artifactTypes "*": want every type`)
+	}
 }
