@@ -41,6 +41,9 @@ type Executor struct {
 	Timeout time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// OnVerifier, when set, is called after each verifier call with how
+	// long it took and what it returned (for metrics).
+	OnVerifier func(v Verifier, d time.Duration, report Report, err error)
 }
 
 // VerifyOptions tune one verification.
@@ -142,7 +145,7 @@ func (r *run) verifySubject(ctx context.Context, subject Subject, types []string
 	}
 	referrers, err := r.memo.Referrers(ctx, subject.Repository(), subject.Descriptor)
 	if err != nil {
-		return nil, false, fmt.Errorf("list referrers of %s: %w", subject, err)
+		return nil, false, err // the store's error names the subject
 	}
 	var tasks []task
 	for _, a := range referrers {
@@ -186,8 +189,12 @@ func (r *run) verifyArtifact(ctx context.Context, subject Subject, t task, depth
 	case <-ctx.Done():
 		return Report{}, fmt.Errorf("verify %s: %w", t.artifact.Digest, ctx.Err())
 	}
+	start := time.Now()
 	report, err := t.verifier.Verify(ctx, subject, t.artifact, r.memo.fetcher(subject.Repository()))
 	<-r.sem
+	if r.exec.OnVerifier != nil {
+		r.exec.OnVerifier(t.verifier, time.Since(start), report, err)
+	}
 	if err != nil {
 		return Report{}, fmt.Errorf("verifier %s on %s: %w", t.verifier.Name(), t.artifact.Digest, err)
 	}

@@ -23,13 +23,25 @@ type BuildOptions struct {
 	// Timeout is the deadline of one subject's verification; zero means
 	// executor.verificationRequestTimeout.
 	Timeout time.Duration
+	// OnRegistryResponse, when set, observes every exchange with a registry
+	// (see registry.Options.OnResponse).
+	OnRegistryResponse func(host string, status int)
+	// WrapStore, when set, wraps the store the executor reads through (to
+	// add caching).
+	WrapStore func(ratify.Store) ratify.Store
+	// OnVerifier, when set, observes every verifier call (see ratify.Executor).
+	OnVerifier func(v ratify.Verifier, d time.Duration, report ratify.Report, err error)
 }
 
 // Build turns a validated configuration into a ready Executor.
 func Build(cfg *Config, opts BuildOptions) (*ratify.Executor, error) {
-	store, err := BuildStore(cfg, opts)
+	registryStore, err := BuildStore(cfg, opts)
 	if err != nil {
 		return nil, err
+	}
+	var store ratify.Store = registryStore
+	if opts.WrapStore != nil {
+		store = opts.WrapStore(store)
 	}
 	policy, err := configpolicy.New(cfg.Policy.Plugin.ArtifactVerificationPolicies)
 	if err != nil {
@@ -47,7 +59,7 @@ func Build(cfg *Config, opts BuildOptions) (*ratify.Executor, error) {
 	if timeout == 0 {
 		timeout = cfg.Executor.VerificationTimeout()
 	}
-	return &ratify.Executor{Store: store, Verifiers: verifiers, Policy: policy, Timeout: timeout}, nil
+	return &ratify.Executor{Store: store, Verifiers: verifiers, Policy: policy, Timeout: timeout, OnVerifier: opts.OnVerifier}, nil
 }
 
 // VerificationTimeout returns executor.verificationRequestTimeout as a duration.
@@ -73,6 +85,7 @@ func BuildStore(cfg *Config, opts BuildOptions) (*registry.Store, error) {
 		PlainHTTP:     p.UseHTTP,
 		CosignEnabled: p.CosignEnabled,
 		Transport:     opts.Transport,
+		OnResponse:    opts.OnRegistryResponse,
 	}
 	if len(p.RegistryCABundles) > 0 {
 		ropts.CABundles = make(map[string]string, len(p.RegistryCABundles))

@@ -7,6 +7,7 @@
 package config
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +37,9 @@ type Config struct {
 	// Dir is the directory of the file the config was read from; relative
 	// paths in the config (certificate directories) are resolved against it.
 	Dir string `json:"-"`
+	// Digest is the SHA-256 of the file's content, to tell a changed file
+	// from a rewritten one.
+	Digest string `json:"-"`
 }
 
 // DefaultPath returns where the configuration is read from when no path is
@@ -83,6 +87,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	cfg.Digest = fmt.Sprintf("%x", sha256.Sum256(data))
 	if abs, err := filepath.Abs(filepath.Dir(path)); err == nil {
 		cfg.Dir = abs
 	}

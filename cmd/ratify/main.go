@@ -59,6 +59,7 @@ Start with "ratify demo" to see a signed and an unsigned image verified.`,
 	root.SetErr(stderr)
 	root.AddCommand(
 		newVerifyCommand(),
+		newServeCommand(),
 		newDiscoverCommand(),
 		newResolveCommand(),
 		newReferrerCommand(),

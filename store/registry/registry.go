@@ -84,6 +84,11 @@ type Options struct {
 	// Transport is the base HTTP transport; nil means a clone of
 	// http.DefaultTransport. CABundles needs an *http.Transport.
 	Transport http.RoundTripper
+
+	// OnResponse, when set, is called after every HTTP exchange with a
+	// registry (each retry included) with the registry host and the status
+	// code, 0 when no response arrived. It must be fast and must not block.
+	OnResponse func(host string, status int)
 }
 
 func (o *Options) setDefaults() {
@@ -124,6 +129,9 @@ func New(opts Options) (*Store, error) {
 	base, err := baseTransport(opts.Transport, opts.CABundles)
 	if err != nil {
 		return nil, err
+	}
+	if opts.OnResponse != nil {
+		base = &observeTransport{base: base, observe: opts.OnResponse}
 	}
 	rt := &retryTransport{
 		base:       &limitTransport{base: base, maxMetadata: opts.MaxManifestBytes, maxBlob: opts.MaxBlobBytes},

@@ -141,3 +141,19 @@ func (b *limitedBody) readError(err error) error {
 	}
 	return fmt.Errorf("%s: reading the response: %w: %w", b.what, errdef.ErrRegistryUnavailable, err)
 }
+
+// observeTransport reports every exchange with a registry to observe.
+type observeTransport struct {
+	base    http.RoundTripper
+	observe func(host string, status int)
+}
+
+func (t *observeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	t.observe(req.URL.Host, status)
+	return resp, err
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openratify/ratify/config"
+	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/server"
+)
+
+func newServeCommand() *cobra.Command {
+	var (
+		opts           server.Options
+		metricsPort    string
+		metricsEnabled bool
+		metricsType    string
+		cacheEnabled   bool
+		cacheType      string
+		cacheName      string
+		cacheSizeMiB   int64
+		logLevel       string
+		crdManager     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve --http ADDR -c CONFIG [--cert-dir DIR [--ca-cert-file FILE]]",
+		Short: "Serve OPA Gatekeeper's external data provider (verify and mutate)",
+		Long: `serve answers Gatekeeper's external data requests on
+POST /ratify/gatekeeper/v1/verify (the verification result of each image)
+and POST /ratify/gatekeeper/v1/mutate (each image pinned to its digest).
+
+TLS 1.3 with tls.crt and tls.key from --cert-dir, reloaded when they change on
+disk; mutual TLS when --ca-cert-file names the CA of the clients (Gatekeeper).
+config.json is reloaded when it changes; a broken file is reported and the last
+good configuration keeps serving. Health on --health-port (/healthz, /readyz),
+Prometheus metrics on --metrics-port (/metrics).`,
+		Example: `  ratify serve --http :6001 -c config.json --cert-dir /usr/local/tls --ca-cert-file /usr/local/tls/client-ca/ca.crt`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case crdManager:
+				return fmt.Errorf("--enable-crd-manager: the Kubernetes controllers are not available in this version of ratify: %w", errdef.ErrUnsupported)
+			case metricsType != "prometheus":
+				return fmt.Errorf("--metrics-type %q: only prometheus is available: %w", metricsType, errdef.ErrInvalidConfig)
+			case cacheType != "ristretto" && cacheType != "memory":
+				return fmt.Errorf("--cache-type %q: only the in-memory cache (ristretto, memory) is available: %w", cacheType, errdef.ErrInvalidConfig)
+			}
+			_ = cacheName // Ratify v1 names its Dapr cache with it; the in-memory cache needs no name.
+			cfg, err := config.Load(opts.ConfigPath)
+			if err != nil {
+				return err
+			}
+			if opts.ConfigPath == "" {
+				opts.ConfigPath, _ = config.DefaultPath()
+			}
+			logger, err := newLogger(cmd.ErrOrStderr(), cfg.Logger.Formatter, logLevel)
+			if err != nil {
+				return err
+			}
+			opts.Logger = logger
+			opts.MetricsAddr = listenAddr(metricsPort)
+			opts.HealthAddr = listenAddr(opts.HealthAddr)
+			if !metricsEnabled {
+				opts.MetricsAddr = "-"
+			}
+			opts.CacheBytes = cacheSizeMiB << 20
+			if !cacheEnabled {
+				opts.CacheTTL = -1
+			}
+			srv, err := server.New(opts)
+			if err != nil {
+				return err
+			}
+			return srv.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Addr, "http", ":6001", "address of the provider endpoints")
+	f.StringVarP(&opts.ConfigPath, "config", "c", "", "config.json path (default $RATIFY_CONFIG/config.json or ~/.ratify/config.json)")
+	f.StringVar(&opts.CertDir, "cert-dir", "", "directory with tls.crt and tls.key; without it the provider serves plain HTTP")
+	f.StringVar(&opts.ClientCAFile, "ca-cert-file", "", "CA certificate(s) of the clients; requires --cert-dir and turns on mutual TLS")
+	f.StringVar(&opts.HealthAddr, "health-port", ":9099", "address (or port) of /healthz and /readyz")
+	f.StringVar(&metricsPort, "metrics-port", "8888", "address (or port) of Prometheus /metrics")
+	f.BoolVar(&metricsEnabled, "metrics-enabled", true, "serve Prometheus metrics")
+	f.StringVar(&metricsType, "metrics-type", "prometheus", "metrics exporter (prometheus)")
+	f.BoolVar(&cacheEnabled, "cache-enabled", true, "reuse verification results for --cache-ttl")
+	f.StringVar(&cacheType, "cache-type", "ristretto", "result cache: the in-memory one (ristretto, memory)")
+	f.StringVar(&cacheName, "cache-name", "", "accepted for Ratify v1 compatibility")
+	f.DurationVar(&opts.CacheTTL, "cache-ttl", 10*time.Second, "how long a verification result is reused")
+	f.Int64Var(&cacheSizeMiB, "cache-size", 256, "memory for verification results, in MiB")
+	f.DurationVar(&opts.TagTTL, "tag-cache-ttl", 5*time.Second, "how long a tag's digest is reused")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.BoolVar(&crdManager, "enable-crd-manager", false, "watch ratify's Kubernetes resources (not available yet)")
+	return cmd
+}
+
+// listenAddr turns a bare port ("8888") into an address (":8888").
+func listenAddr(s string) string {
+	if s != "" && s != "-" && !strings.Contains(s, ":") {
+		return ":" + s
+	}
+	return s
+}
+
+// newLogger returns a slog logger writing text or JSON (config
+// logger.formatter: text, json, logstash) at level.
+func newLogger(w io.Writer, formatter, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %v: %w", level, err, errdef.ErrInvalidConfig)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if formatter == "json" || formatter == "logstash" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}

@@ -1,0 +1,211 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/openratify/ratify"
+	"github.com/openratify/ratify/cache"
+)
+
+// Paths of the provider endpoints, as Ratify v1 serves them.
+const (
+	verifyPath = "/ratify/gatekeeper/v1/verify"
+	mutatePath = "/ratify/gatekeeper/v1/mutate"
+)
+
+// errRequest is a request that is malformed as a whole; it is answered
+// with a 4xx status and a system error naming the problem.
+type errRequest struct {
+	status int
+	msg    string
+}
+
+func (e *errRequest) Error() string { return e.msg }
+
+// decode reads and checks a ProviderRequest, bounded in bytes and keys.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request) ([]string, error) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return nil, &errRequest{http.StatusMethodNotAllowed, "use POST"}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, &errRequest{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", s.opts.MaxBodyBytes)}
+		}
+		return nil, &errRequest{http.StatusBadRequest, "reading request body: " + err.Error()}
+	}
+	var req providerRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, &errRequest{http.StatusBadRequest, "request body is not a ProviderRequest: " + err.Error()}
+	}
+	if req.APIVersion != apiVersion || req.Kind != kindRequest {
+		return nil, &errRequest{http.StatusBadRequest, fmt.Sprintf("want apiVersion %q and kind %q, got %q and %q", apiVersion, kindRequest, req.APIVersion, req.Kind)}
+	}
+	keys := req.Request.Keys
+	switch {
+	case len(keys) == 0:
+		return nil, &errRequest{http.StatusBadRequest, "request has no keys"}
+	case len(keys) > s.opts.MaxKeys:
+		return nil, &errRequest{http.StatusRequestEntityTooLarge, fmt.Sprintf("request has %d keys, more than %d", len(keys), s.opts.MaxKeys)}
+	}
+	for i, k := range keys {
+		if _, _, err := parseKey(k); err != nil {
+			return nil, &errRequest{http.StatusBadRequest, fmt.Sprintf("keys[%d]: %v", i, err)}
+		}
+	}
+	return keys, nil
+}
+
+// handle runs one provider request: each key through answer, concurrently
+// with a bound, under the request deadline.
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, op string, timeout func(*generation) time.Duration,
+	answer func(ctx context.Context, g *generation, image, traceID string) item, observe func(time.Duration)) {
+	start := time.Now()
+	keys, err := s.decode(w, r)
+	if err != nil {
+		var bad *errRequest
+		errors.As(err, &bad)
+		s.log.Warn("bad provider request", "op", op, "status", bad.status, "error", bad.msg, "remote", r.RemoteAddr)
+		s.write(w, bad.status, newResponse(nil, bad.msg))
+		return
+	}
+	g := s.engine.current.Load()
+	traceID := s.traceID(r, g)
+	ctx, cancel := context.WithTimeout(r.Context(), timeout(g))
+	defer cancel()
+
+	items := make([]item, len(keys))
+	sem := make(chan struct{}, s.opts.KeyConcurrency)
+	var wg sync.WaitGroup
+	for i, key := range keys {
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				items[i] = item{Key: key, Error: ctx.Err().Error()}
+				return
+			}
+			_, image, _ := parseKey(key) // checked by decode
+			items[i] = answer(ctx, g, image, traceID)
+			items[i].Key = key
+		})
+	}
+	wg.Wait()
+	log := s.log.With("op", op, "trace_id", traceID, "keys", len(keys), "generation", g.id)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		msg := fmt.Sprintf("%s of %d keys did not finish within %s", op, len(keys), timeout(g))
+		s.metrics.systemErrors.Inc()
+		log.Error("provider request timed out", "error", msg)
+		s.write(w, http.StatusInternalServerError, newResponse(nil, msg))
+		observe(time.Since(start))
+		return
+	}
+	observe(time.Since(start))
+	log.Info("provider request", "duration_ms", ms(time.Since(start)), "failed_keys", countFailed(items))
+	s.write(w, http.StatusOK, newResponse(items, ""))
+}
+
+func countFailed(items []item) int {
+	n := 0
+	for _, it := range items {
+		if res, ok := it.Value.(ratify.Result); it.Error != "" || (ok && !res.IsSuccess) {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Server) write(w http.ResponseWriter, status int, resp providerResponse) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(resp); err != nil {
+		s.log.Debug("writing provider response", "error", err)
+	}
+}
+
+// traceID takes the trace ID from the first configured request header that
+// carries one, or makes one.
+func (s *Server) traceID(r *http.Request, g *generation) string {
+	for _, h := range g.cfg.Logger.RequestHeaders.TraceIDHeaderName {
+		if v := r.Header.Get(h); v != "" && len(v) <= 128 {
+			return v
+		}
+	}
+	return uuid.NewString()
+}
+
+func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
+	s.handle(w, r, "verify", func(g *generation) time.Duration { return g.cfg.Executor.VerificationTimeout() },
+		s.verifyKey, func(d time.Duration) { s.metrics.verificationReq.Observe(ms(d)) })
+}
+
+func (s *Server) serveMutate(w http.ResponseWriter, r *http.Request) {
+	s.handle(w, r, "mutate", func(g *generation) time.Duration { return g.cfg.Executor.MutationTimeout() },
+		s.mutateKey, func(d time.Duration) { s.metrics.mutationReq.Observe(ms(d)) })
+}
+
+// pin parses image and resolves it to its digest (through the short tag
+// cache), returning the reference pinned to the digest.
+func pin(ctx context.Context, g *generation, image string) (registry.Reference, error) {
+	ref, err := ratify.ParseReference(image)
+	if err != nil {
+		return ref, err
+	}
+	if _, err := ref.Digest(); err == nil {
+		return ref, nil
+	}
+	desc, err := g.store.Resolve(ctx, ref)
+	if err != nil {
+		return ref, err
+	}
+	ref.Reference = desc.Digest.String()
+	return ref, nil
+}
+
+// verifyKey verifies one image: pinned to its digest, answered from the
+// result cache or verified once however many callers ask at the same time.
+func (s *Server) verifyKey(ctx context.Context, g *generation, image, traceID string) item {
+	ref, err := pin(ctx, g, image)
+	if err != nil {
+		return s.keyError("verify", image, traceID, err)
+	}
+	subject := ref.Registry + "/" + ref.Repository + "@" + ref.Reference
+	key := cache.ResultKey(g.id, subject, nil)
+	res, cached, err := s.results.Do(ctx, key, g.cfg.Executor.VerificationTimeout(), func(vctx context.Context) (ratify.Result, error) {
+		return g.exec.VerifyReference(vctx, ref, ratify.VerifyOptions{TraceID: traceID})
+	})
+	if err != nil {
+		return s.keyError("verify", image, traceID, err)
+	}
+	s.metrics.resultCache(cached)
+	res.TraceID = traceID
+	s.log.Debug("verified", "trace_id", traceID, "subject", subject, "success", res.IsSuccess, "cached", cached)
+	return item{Value: res}
+}
+
+// mutateKey pins one image to its digest.
+func (s *Server) mutateKey(ctx context.Context, g *generation, image, traceID string) item {
+	ref, err := pin(ctx, g, image)
+	if err != nil {
+		return s.keyError("mutate", image, traceID, err)
+	}
+	return item{Value: ref.Registry + "/" + ref.Repository + "@" + ref.Reference}
+}
+
+func (s *Server) keyError(op, image, traceID string, err error) item {
+	s.log.Warn("key could not be answered", "op", op, "trace_id", traceID, "image", image, "error", err)
+	return item{Error: fmt.Sprintf("%s %s: %v", op, image, err)}
+}

@@ -1,0 +1,237 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/openratify/ratify/cache"
+	"github.com/openratify/ratify/config"
+)
+
+// Options configure a Server. Zero values take the defaults noted.
+type Options struct {
+	// ConfigPath is config.json; it is watched and reloaded when it changes.
+	ConfigPath string
+	// Addr is the provider's listen address (default ":6001").
+	Addr string
+	// CertDir holds tls.crt and tls.key; empty serves plain HTTP.
+	CertDir string
+	// ClientCAFile, with CertDir, requires clients to present a
+	// certificate signed by one of its CAs (mutual TLS).
+	ClientCAFile string
+	// HealthAddr serves /healthz and /readyz (default ":9099"); "-" turns it off.
+	HealthAddr string
+	// MetricsAddr serves Prometheus /metrics (default ":8888"); "-" turns it off.
+	MetricsAddr string
+
+	// CacheTTL is how long a verification result is reused (default 10s);
+	// CacheBytes bounds the results kept (default 256 MiB). A negative
+	// CacheTTL turns result caching off (concurrent verifications of one
+	// image are still done once).
+	CacheTTL   time.Duration
+	CacheBytes int64
+	// ContentCacheBytes bounds the registry manifests and blobs kept by
+	// digest (default 64 MiB; negative: none). TagTTL is how long a tag's
+	// digest is reused (default 5s; negative: never).
+	ContentCacheBytes int64
+	TagTTL            time.Duration
+
+	// MaxBodyBytes (default 4 MiB) and MaxKeys (default 4096) bound a request.
+	MaxBodyBytes int64
+	MaxKeys      int
+	// KeyConcurrency bounds the keys of one request verified at once (default 16).
+	KeyConcurrency int
+	// ReloadInterval is how often config.json is checked for changes (default 2s).
+	ReloadInterval time.Duration
+	// ReadHeaderTimeout bounds how long a client may take to send its
+	// request headers (default 5s), so that slow clients cannot hold
+	// connections; the whole request has twice as long.
+	ReadHeaderTimeout time.Duration
+	// ShutdownTimeout is how long in-flight requests may finish after the
+	// server is told to stop (default 10s).
+	ShutdownTimeout time.Duration
+
+	// Logger receives the structured logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&o.Addr, ":6001")
+	def(&o.HealthAddr, ":9099")
+	def(&o.MetricsAddr, ":8888")
+	o.CacheTTL = orDefault(o.CacheTTL, 10*time.Second)
+	o.CacheBytes = orDefault(o.CacheBytes, 256<<20)
+	o.ContentCacheBytes = orDefault(o.ContentCacheBytes, 64<<20)
+	o.TagTTL = orDefault(o.TagTTL, 5*time.Second)
+	o.MaxBodyBytes = orDefault(o.MaxBodyBytes, 4<<20)
+	o.MaxKeys = orDefault(o.MaxKeys, 4096)
+	o.KeyConcurrency = orDefault(o.KeyConcurrency, 16)
+	o.ReloadInterval = orDefault(o.ReloadInterval, 2*time.Second)
+	o.ReadHeaderTimeout = orDefault(o.ReadHeaderTimeout, 5*time.Second)
+	o.ShutdownTimeout = orDefault(o.ShutdownTimeout, 10*time.Second)
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// orDefault returns v, or def when v is zero; negative values stay (they
+// mean "off" where the option says so).
+func orDefault[T int | int64 | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Server is the external data provider with its health and metrics
+// listeners.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	engine  *engine
+	results *cache.Results
+	metrics *metrics
+}
+
+// New loads the configuration and builds the engine; an invalid
+// configuration or TLS material is an error here, before anything listens.
+func New(opts Options) (*Server, error) {
+	opts.setDefaults()
+	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics()}
+	s.results = cache.NewResults(max(opts.CacheTTL, 0), max(opts.CacheBytes, 0))
+	s.engine = &engine{
+		path:      opts.ConfigPath,
+		storeOpts: cache.StoreOptions{ContentBytes: max(opts.ContentCacheBytes, 0), TagTTL: max(opts.TagTTL, 0)},
+		metrics:   s.metrics,
+		log:       s.log,
+		build: config.BuildOptions{
+			OnRegistryResponse: s.metrics.registryResponse,
+			OnVerifier:         s.metrics.verifier,
+		},
+	}
+	if _, err := s.engine.load(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Handler returns the provider's HTTP handler (verify and mutate).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(verifyPath, s.serveVerify)
+	mux.HandleFunc(mutatePath, s.serveMutate)
+	return mux
+}
+
+// Run listens and serves until ctx ends, then shuts down gracefully:
+// listeners close, in-flight requests get ShutdownTimeout to finish.
+func (s *Server) Run(ctx context.Context) error {
+	var tlsFiles string
+	provider := s.httpServer(s.Handler())
+	if s.opts.CertDir != "" {
+		cfg, err := newTLSConfig(s.opts.CertDir, s.opts.ClientCAFile, s.log)
+		if err != nil {
+			return err
+		}
+		provider.TLSConfig = cfg
+		tlsFiles = s.opts.CertDir
+	} else if s.opts.ClientCAFile != "" {
+		return fmt.Errorf("--ca-cert-file needs --cert-dir: mutual TLS needs TLS")
+	}
+	type listener struct {
+		name string
+		addr string
+		srv  *http.Server
+	}
+	listeners := []listener{{"provider", s.opts.Addr, provider}}
+	if s.opts.HealthAddr != "-" {
+		listeners = append(listeners, listener{"health", s.opts.HealthAddr, s.httpServer(s.healthHandler())})
+	}
+	if s.opts.MetricsAddr != "-" {
+		listeners = append(listeners, listener{"metrics", s.opts.MetricsAddr, s.httpServer(s.metrics.handler())})
+	}
+
+	lns := make([]net.Listener, 0, len(listeners))
+	for _, l := range listeners {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			for _, open := range lns {
+				open.Close()
+			}
+			return fmt.Errorf("%s listener on %s: %w", l.name, l.addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	for i, l := range listeners {
+		ln := lns[i]
+		s.log.Info("listening", "listener", l.name, "addr", ln.Addr().String(), "tls", l.name == "provider" && tlsFiles != "")
+		g.Go(func() error {
+			var err error
+			if l.srv.TLSConfig != nil {
+				err = l.srv.ServeTLS(ln, "", "")
+			} else {
+				err = l.srv.Serve(ln)
+			}
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return fmt.Errorf("%s listener: %w", l.name, err)
+		})
+	}
+	g.Go(func() error {
+		s.engine.watch(ctx, s.opts.ReloadInterval)
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		s.log.Info("shutting down", "grace", s.opts.ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.ShutdownTimeout)
+		defer cancel()
+		var errs []error
+		for _, l := range listeners {
+			errs = append(errs, l.srv.Shutdown(sctx))
+		}
+		return errors.Join(errs...)
+	})
+	return g.Wait()
+}
+
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
+		ReadTimeout:       2 * s.opts.ReadHeaderTimeout,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+}
+
+// healthHandler serves /healthz (the process answers) and /readyz (a
+// configuration is loaded and the provider can answer).
+func (s *Server) healthHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if s.engine.current.Load() == nil {
+			http.Error(w, "no configuration loaded", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}
