@@ -60,6 +60,9 @@ type Options struct {
 
 	// Logger receives the structured logs; nil means slog.Default().
 	Logger *slog.Logger
+	// OnListen, when set, is told each listener's name (provider, health,
+	// metrics) and address once it listens.
+	OnListen func(listener, addr string)
 }
 
 func (o *Options) setDefaults() {
@@ -178,6 +181,9 @@ func (s *Server) Run(ctx context.Context) error {
 	for i, l := range listeners {
 		ln := lns[i]
 		s.log.Info("listening", "listener", l.name, "addr", ln.Addr().String(), "tls", l.name == "provider" && tlsFiles != "")
+		if s.opts.OnListen != nil {
+			s.opts.OnListen(l.name, ln.Addr().String())
+		}
 		g.Go(func() error {
 			var err error
 			if l.srv.TLSConfig != nil {

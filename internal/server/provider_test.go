@@ -1,0 +1,112 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestVerifyProtocol(t *testing.T) {
+	f := newFixture(t, setup{})
+	h := f.srv.Handler()
+	badRef := "registry.example/App:v1"
+	tagged := f.reg.Host() + "/app/signed:v1"
+	keys := []string{f.signed, f.unsigned, badRef, "[tenant-a]" + tagged}
+	status, resp := post(t, h, verifyPath, requestBody(keys...), http.Header{"X-Trace": {"trace-123"}})
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %+v", status, resp)
+	}
+	if resp.APIVersion != apiVersion || resp.Kind != kindResponse || !resp.Response.Idempotent || resp.Response.SystemError != "" {
+		t.Fatalf("response header = %+v", resp)
+	}
+	if len(resp.Response.Items) != len(keys) {
+		t.Fatalf("%d items for %d keys", len(resp.Response.Items), len(keys))
+	}
+	for i, it := range resp.Response.Items {
+		if it.Key != keys[i] {
+			t.Errorf("item %d key = %q, want %q", i, it.Key, keys[i])
+		}
+	}
+
+	signed := decodeResult(t, resp.Response.Items[0].Value)
+	if !signed.IsSuccess || signed.Version != "0.2.0" || signed.TraceID != "trace-123" || signed.Timestamp == "" {
+		t.Errorf("signed result = %+v", signed)
+	}
+	if len(signed.VerifierReports) != 1 {
+		t.Fatalf("signed reports = %+v", signed.VerifierReports)
+	}
+	r := signed.VerifierReports[0]
+	if !r.IsSuccess || r.Subject != f.signed || r.VerifierName != "notation" || r.VerifierType != "notation" ||
+		r.ArtifactType != "application/vnd.cncf.notary.signature" || r.ReferenceDigest == "" || r.Extensions["Issuer"] == nil {
+		t.Errorf("signed report = %+v", r)
+	}
+
+	unsigned := decodeResult(t, resp.Response.Items[1].Value)
+	if unsigned.IsSuccess || len(unsigned.VerifierReports) != 0 || resp.Response.Items[1].Error != "" {
+		t.Errorf("unsigned item = %+v", resp.Response.Items[1])
+	}
+	if bad := resp.Response.Items[2]; bad.Error == "" || bad.Value != nil || !strings.Contains(bad.Error, "invalid reference") {
+		t.Errorf("bad reference item = %+v", bad)
+	}
+	tenant := decodeResult(t, resp.Response.Items[3].Value)
+	if !tenant.IsSuccess || tenant.VerifierReports[0].Subject != f.signed {
+		t.Errorf("[namespace] tagged key result = %+v", tenant)
+	}
+}
+
+func TestMutateProtocol(t *testing.T) {
+	f := newFixture(t, setup{})
+	tagged := f.reg.Host() + "/app/signed:v1"
+	keys := []string{tagged, "[ns]" + tagged, f.signed, f.reg.Host() + "/app/missing:v1"}
+	status, resp := post(t, f.srv.Handler(), mutatePath, requestBody(keys...), nil)
+	if status != http.StatusOK || !resp.Response.Idempotent || resp.Response.SystemError != "" {
+		t.Fatalf("status %d, response %+v", status, resp)
+	}
+	for i, want := range []string{f.signed, f.signed, f.signed} {
+		if got := strings.Trim(string(resp.Response.Items[i].Value), `"`); got != want || resp.Response.Items[i].Error != "" {
+			t.Errorf("mutate %q = %q (error %q), want %q", keys[i], got, resp.Response.Items[i].Error, want)
+		}
+	}
+	if missing := resp.Response.Items[3]; missing.Error == "" || !strings.Contains(missing.Error, "not found") {
+		t.Errorf("missing tag item = %+v", missing)
+	}
+}
+
+func TestVerifyDeadlineIsSystemError(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	// The registry holds referrers listings until the test ends.
+	f := newFixture(t, setup{
+		config:   func(cfg map[string]any) { cfg["executor"] = map[string]any{"verificationRequestTimeout": 300} },
+		registry: hangReferrers(release),
+	})
+	status, resp := post(t, f.srv.Handler(), verifyPath, requestBody(f.signed), nil)
+	if status != http.StatusInternalServerError || !strings.Contains(resp.Response.SystemError, "did not finish within 300ms") || len(resp.Response.Items) != 0 {
+		t.Fatalf("status %d, response %+v", status, resp)
+	}
+}
+
+func TestRegistryFailureIsNotCached(t *testing.T) {
+	f := newFixture(t, setup{})
+	f.reg.Inject(outage())
+	_, resp := post(t, f.srv.Handler(), verifyPath, requestBody(f.signed), nil)
+	if it := resp.Response.Items[0]; it.Error == "" || !strings.Contains(it.Error, "registry unavailable") {
+		t.Fatalf("during the outage: %+v", it)
+	}
+	f.reg.ClearFaults()
+	_, resp = post(t, f.srv.Handler(), verifyPath, requestBody(f.signed), nil)
+	if it := resp.Response.Items[0]; it.Error != "" || !decodeResult(t, it.Value).IsSuccess {
+		t.Fatalf("after the outage the failure was served again: %+v", it)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	f := newFixture(t, setup{})
+	h := f.srv.healthHandler()
+	for _, path := range []string{"/healthz", "/readyz"} {
+		rec := httptestGet(h, path)
+		if rec.Code != http.StatusOK {
+			t.Errorf("%s = %d", path, rec.Code)
+		}
+	}
+}
