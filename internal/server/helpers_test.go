@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -30,7 +31,26 @@ type fixture struct {
 	unsigned string // host/repo@digest of the unsigned image
 	signedAt ocispec.Descriptor
 	srv      *Server
-	logs     *bytes.Buffer
+	logs     *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines to write
+// while a test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // setup tunes a fixture.
@@ -45,7 +65,7 @@ func newFixture(t *testing.T, su setup) *fixture {
 	t.Helper()
 	opts := su.server
 	reg := testregistry.New(t, testregistry.Options{Referrers: true, Handler: su.registry})
-	f := &fixture{reg: reg, dir: t.TempDir(), logs: &bytes.Buffer{}}
+	f := &fixture{reg: reg, dir: t.TempDir(), logs: &syncBuffer{}}
 	var err error
 	if f.ca, err = testpki.NewRootCA(testpki.CertOptions{}); err != nil {
 		t.Fatal(err)
@@ -219,3 +239,5 @@ func httptestGet(h http.Handler, path string) *httptest.ResponseRecorder {
 }
 
 func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+func decodeJSON(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
