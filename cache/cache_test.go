@@ -1,0 +1,145 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/openratify/ratify"
+	"github.com/openratify/ratify/errdef"
+)
+
+func TestLRUBoundsBytesAndExpires(t *testing.T) {
+	now := time.Unix(0, 0)
+	c := NewLRU(10, func(s string) int64 { return int64(len(s)) })
+	c.now = func() time.Time { return now }
+	c.Add("a", "aaaa", time.Minute)
+	c.Add("b", "bbbb", time.Minute)
+	c.Get("a") // a is now the most recently used
+	c.Add("c", "cccc", time.Minute)
+	if _, ok := c.Get("b"); ok {
+		t.Error("b survived although it was least recently used and the cache was over its bytes")
+	}
+	if _, ok := c.Get("a"); !ok {
+		t.Error("a was evicted although it was used recently")
+	}
+	if c.Bytes() != 8 || c.Len() != 2 {
+		t.Errorf("Bytes, Len = %d, %d; want 8, 2", c.Bytes(), c.Len())
+	}
+	c.Add("huge", "0123456789ab", time.Minute)
+	if _, ok := c.Get("huge"); ok || c.Len() != 2 {
+		t.Error("a value larger than the cache was kept")
+	}
+	now = now.Add(time.Minute)
+	if _, ok := c.Get("a"); ok {
+		t.Error("a is served after its TTL")
+	}
+	if c.Bytes() != 4 {
+		t.Errorf("expired entry still counted: %d bytes", c.Bytes())
+	}
+}
+
+func TestResultsKeepVerdictsNotErrors(t *testing.T) {
+	r := NewResults(time.Minute, 1<<20)
+	var calls atomic.Int32
+	fail := func(context.Context) (ratify.Result, error) {
+		calls.Add(1)
+		return ratify.Result{}, errdef.ErrRegistryUnavailable
+	}
+	pass := func(context.Context) (ratify.Result, error) {
+		calls.Add(1)
+		return ratify.Result{IsSuccess: true}, nil
+	}
+	ctx := context.Background()
+	if _, _, err := r.Do(ctx, "k", time.Minute, fail); !errors.Is(err, errdef.ErrRegistryUnavailable) {
+		t.Fatalf("err = %v", err)
+	}
+	if res, cached, err := r.Do(ctx, "k", time.Minute, pass); err != nil || cached || !res.IsSuccess {
+		t.Fatalf("after an error the next call must verify: %+v %v %v", res, cached, err)
+	}
+	if res, cached, err := r.Do(ctx, "k", time.Minute, fail); err != nil || !cached || !res.IsSuccess {
+		t.Fatalf("a verdict must be served from the cache: %+v %v %v", res, cached, err)
+	}
+	if calls.Load() != 2 {
+		t.Errorf("%d verifications, want 2", calls.Load())
+	}
+	if ResultKey(1, "r/a@sha256:x", nil) == ResultKey(2, "r/a@sha256:x", nil) {
+		t.Error("keys of two configuration generations are equal")
+	}
+}
+
+func TestResultsCallerDeadlineDoesNotCancelSharedWork(t *testing.T) {
+	r := NewResults(time.Minute, 1<<20)
+	started, release := make(chan struct{}), make(chan struct{})
+	var workErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _, workErr = r.Do(context.Background(), "k", time.Minute, func(ctx context.Context) (ratify.Result, error) {
+			close(started)
+			<-release
+			return ratify.Result{IsSuccess: true}, ctx.Err()
+		})
+	}()
+	<-started
+	impatient, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := r.Do(impatient, "k", time.Minute, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("impatient caller: %v", err)
+	}
+	close(release)
+	<-done
+	if workErr != nil {
+		t.Fatalf("the shared verification was cancelled by one caller leaving: %v", workErr)
+	}
+}
+
+// countingStore counts reads by kind.
+type countingStore struct {
+	resolves, fetches atomic.Int32
+}
+
+func (s *countingStore) Resolve(context.Context, registry.Reference) (ocispec.Descriptor, error) {
+	s.resolves.Add(1)
+	return ocispec.Descriptor{Digest: "sha256:aa"}, nil
+}
+func (s *countingStore) Referrers(context.Context, registry.Reference, ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	return nil, nil
+}
+func (s *countingStore) Fetch(context.Context, registry.Reference, ocispec.Descriptor) ([]byte, error) {
+	s.fetches.Add(1)
+	return []byte("content"), nil
+}
+
+func TestStoreKeepsContentPerRepository(t *testing.T) {
+	next := &countingStore{}
+	s := NewStore(next, StoreOptions{ContentBytes: 1 << 20, TagTTL: time.Minute})
+	var hits []bool
+	s.OnContent = func(hit bool) { hits = append(hits, hit) }
+	ctx := context.Background()
+	a := registry.Reference{Registry: "r", Repository: "a"}
+	b := registry.Reference{Registry: "r", Repository: "b"}
+	d := ocispec.Descriptor{Digest: "sha256:bb", Size: 7}
+	for _, repo := range []registry.Reference{a, a, b} {
+		if _, err := s.Fetch(ctx, repo, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if next.fetches.Load() != 2 || len(hits) != 3 || hits[0] || !hits[1] || hits[2] {
+		t.Errorf("fetches = %d, hits = %v; want the second read of repository a from the cache only", next.fetches.Load(), hits)
+	}
+	tag := registry.Reference{Registry: "r", Repository: "a", Reference: "v1"}
+	for range 3 {
+		if _, err := s.Resolve(ctx, tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if next.resolves.Load() != 1 {
+		t.Errorf("%d tag resolutions within the TTL, want 1", next.resolves.Load())
+	}
+}
