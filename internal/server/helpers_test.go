@@ -61,7 +61,7 @@ type setup struct {
 }
 
 // newFixture builds the fixture.
-func newFixture(t *testing.T, su setup) *fixture {
+func newFixture(t testing.TB, su setup) *fixture {
 	t.Helper()
 	opts := su.server
 	reg := testregistry.New(t, testregistry.Options{Referrers: true, Handler: su.registry})
@@ -89,7 +89,7 @@ func newFixture(t *testing.T, su setup) *fixture {
 }
 
 // sign attaches a Notary Project signature by a new leaf of ca to subject.
-func (f *fixture) sign(t *testing.T, repo string, subject ocispec.Descriptor, ca *testpki.Certificate) {
+func (f *fixture) sign(t testing.TB, repo string, subject ocispec.Descriptor, ca *testpki.Certificate) {
 	t.Helper()
 	leaf, err := ca.NewCodeSigning(testpki.CertOptions{})
 	if err != nil {
@@ -128,7 +128,7 @@ func baseConfig() map[string]any {
 	}
 }
 
-func (f *fixture) writeConfig(t *testing.T, mod func(map[string]any)) {
+func (f *fixture) writeConfig(t testing.TB, mod func(map[string]any)) {
 	t.Helper()
 	cfg := baseConfig()
 	if mod != nil {
