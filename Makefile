@@ -29,3 +29,6 @@ bench: tools
 
 clean:
 	rm -rf bin .cache
+# Fragments for the Kubernetes binaries, the Helm chart and code generation
+# add their own targets and prerequisites of `test`.
+-include mk/*.mk
