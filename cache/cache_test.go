@@ -68,8 +68,11 @@ func TestResultsKeepVerdictsNotErrors(t *testing.T) {
 	if calls.Load() != 2 {
 		t.Errorf("%d verifications, want 2", calls.Load())
 	}
-	if ResultKey(1, "r/a@sha256:x", nil) == ResultKey(2, "r/a@sha256:x", nil) {
+	if ResultKey(1, "", "r/a@sha256:x", nil) == ResultKey(2, "", "r/a@sha256:x", nil) {
 		t.Error("keys of two configuration generations are equal")
+	}
+	if ResultKey(1, "", "r/a@sha256:x", nil) == ResultKey(1, "team-a", "r/a@sha256:x", nil) {
+		t.Error("keys of two scopes are equal")
 	}
 }
 

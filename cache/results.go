@@ -35,9 +35,10 @@ func NewResults(ttl time.Duration, maxBytes int64) *Results {
 }
 
 // ResultKey is the cache key of a verification of subject (registry/repo@digest)
-// under configuration generation gen, for the artifact types asked for.
-func ResultKey(gen uint64, subject string, artifactTypes []string) string {
-	key, _ := json.Marshal([]any{gen, subject, artifactTypes})
+// under configuration generation gen and scope (a namespace with its own
+// configuration, or "" for the cluster's), for the artifact types asked for.
+func ResultKey(gen uint64, scope, subject string, artifactTypes []string) string {
+	key, _ := json.Marshal([]any{gen, scope, subject, artifactTypes})
 	return string(key)
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -159,5 +160,40 @@ func TestParseSyntaxErrorNamesPosition(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "\n") {
 		t.Errorf("error spans lines: %q", err)
+	}
+}
+
+func TestCompose(t *testing.T) {
+	base, err := Parse([]byte(v1Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base.Digest = "base"
+	cfg, err := Compose(base, Parts{
+		Stores:    []json.RawMessage{json.RawMessage(`{"name":"oras","cosignEnabled":true}`)},
+		Verifiers: []json.RawMessage{json.RawMessage(`{"name":"verifier-notation","type":"notation","artifactTypes":"application/vnd.cncf.notary.signature","verificationCerts":["/certs"],"trustPolicyDoc":{"version":"1.0","trustPolicies":[{"name":"p","registryScopes":["*"],"signatureVerification":{"level":"audit"},"trustStores":["ca:c"],"trustedIdentities":["*"]}]}}`)},
+		Policy:    json.RawMessage(`{"name":"configPolicy","artifactVerificationPolicies":{"default":"any"}}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Store.Plugins[0].CosignEnabled || cfg.Store.Plugins[0].UseHTTP {
+		t.Errorf("store = %+v", cfg.Store.Plugins[0])
+	}
+	if n := cfg.Verifier.Entries[0].Notation; n == nil || n.Name != "verifier-notation" {
+		t.Errorf("verifier = %+v", cfg.Verifier.Entries)
+	}
+	if cfg.Policy.Plugin.ArtifactVerificationPolicies["default"] != "any" || cfg.CRL.CacheEnabled() != base.CRL.CacheEnabled() {
+		t.Errorf("policy or untouched section changed: %+v", cfg)
+	}
+	if cfg.Digest == base.Digest || base.Store.Plugins[0].CosignEnabled {
+		t.Error("Compose changed base or kept its digest")
+	}
+	_, err = Compose(base, Parts{Verifiers: []json.RawMessage{json.RawMessage(`{"name":"notation","verificationCerts":["c"],"trustPolicyDocs":{}}`)}})
+	if !errors.Is(err, errdef.ErrInvalidConfig) || !strings.Contains(err.Error(), "verifier.plugins[0].trustPolicyDocs: unknown field") {
+		t.Errorf("bad verifier part: %v", err)
+	}
+	if _, err := Compose(base, Parts{Policy: json.RawMessage(`{"name":"configPolicy","artifactVerificationPolicies":{"x":"some"}}`)}); !errors.Is(err, errdef.ErrInvalidConfig) {
+		t.Errorf("bad policy part: %v", err)
 	}
 }

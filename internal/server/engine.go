@@ -2,7 +2,12 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -11,20 +16,44 @@ import (
 	"github.com/openratify/ratify/config"
 )
 
-// generation is one loaded configuration and the engine built from it.
-// Results are cached per generation, so that none made under an older
-// configuration is ever served.
-type generation struct {
-	id     uint64
-	cfg    *config.Config
-	exec   *ratify.Executor
-	store  ratify.Store // what exec reads through, caches included
-	loaded time.Time
+// Overlay is configuration supplied on top of config.json, by the
+// Kubernetes resources: the cluster-wide parts apply to every key; the
+// parts of a namespace apply, over the cluster-wide ones, to keys
+// "[namespace]image" from that namespace.
+type Overlay struct {
+	Cluster    config.Parts
+	Namespaces map[string]config.Parts
 }
 
-// engine holds the live generation and replaces it when config.json
-// changes. A file that does not load is reported and the last good
-// generation keeps serving.
+// scope is an engine for one set of keys: the cluster, or one namespace.
+type scope struct {
+	cfg   *config.Config
+	exec  *ratify.Executor
+	store ratify.Store // what exec reads through, caches included
+}
+
+// generation is one configuration and the engines built from it. Results
+// are cached per generation, so that none made under an older
+// configuration is ever served.
+type generation struct {
+	id         uint64
+	cluster    scope
+	namespaces map[string]scope
+	loaded     time.Time
+}
+
+// scopeFor returns the engine for keys from namespace ("" for none) and
+// the name that scopes its cached results.
+func (g *generation) scopeFor(namespace string) (scope, string) {
+	if s, ok := g.namespaces[namespace]; ok && namespace != "" {
+		return s, namespace
+	}
+	return g.cluster, ""
+}
+
+// engine holds the live generation and replaces it when config.json or the
+// overlay changes. A configuration that does not build is reported and the
+// last good generation keeps serving.
 type engine struct {
 	path      string
 	build     config.BuildOptions
@@ -33,19 +62,77 @@ type engine struct {
 	log       *slog.Logger
 
 	current atomic.Pointer[generation]
+
+	mu      sync.Mutex // serializes rebuilds; guards the fields below
+	base    *config.Config
+	overlay Overlay
 	nextID  uint64
 }
 
-// load reads the configuration and, if it changed, builds and installs a
-// new generation. It reports whether a new generation was installed.
+// load reads config.json and, if it changed, rebuilds. It reports whether
+// a new generation was installed.
 func (e *engine) load() (bool, error) {
 	cfg, err := config.Load(e.path)
 	if err != nil {
 		return false, err
 	}
-	if cur := e.current.Load(); cur != nil && cur.cfg.Digest == cfg.Digest {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.base != nil && e.base.Digest == cfg.Digest {
 		return false, nil
 	}
+	if err := e.rebuild(cfg, e.overlay); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// setOverlay rebuilds with a new overlay over the current config.json.
+func (e *engine) setOverlay(o Overlay) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.rebuild(e.base, o)
+}
+
+// rebuild builds every scope of base plus overlay and installs them as one
+// new generation, or changes nothing and returns why not.
+func (e *engine) rebuild(base *config.Config, o Overlay) error {
+	clusterCfg, err := config.Compose(base, o.Cluster)
+	if err != nil {
+		return fmt.Errorf("cluster configuration: %w", err)
+	}
+	cluster, err := e.scope(clusterCfg)
+	if err != nil {
+		return fmt.Errorf("cluster configuration: %w", err)
+	}
+	g := &generation{cluster: cluster, namespaces: map[string]scope{}, loaded: time.Now()}
+	var errs []error
+	for _, ns := range slices.Sorted(maps.Keys(o.Namespaces)) {
+		parts := o.Namespaces[ns]
+		if parts.IsZero() {
+			continue
+		}
+		cfg, err := config.Compose(clusterCfg, parts)
+		if err == nil {
+			g.namespaces[ns], err = e.scope(cfg)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("namespace %s: %w", ns, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	e.nextID++
+	g.id = e.nextID
+	e.base, e.overlay = base, o
+	e.current.Store(g)
+	return nil
+}
+
+// scope builds the engine of one configuration, reading through a new
+// cache store.
+func (e *engine) scope(cfg *config.Config) (scope, error) {
 	var store ratify.Store
 	opts := e.build
 	opts.WrapStore = func(s ratify.Store) ratify.Store {
@@ -56,14 +143,12 @@ func (e *engine) load() (bool, error) {
 	}
 	exec, err := config.Build(cfg, opts)
 	if err != nil {
-		return false, err
+		return scope{}, err
 	}
-	e.nextID++
-	e.current.Store(&generation{id: e.nextID, cfg: cfg, exec: exec, store: store, loaded: time.Now()})
-	return true, nil
+	return scope{cfg: cfg, exec: exec, store: store}, nil
 }
 
-// watch reloads the configuration every interval until ctx ends.
+// watch reloads config.json every interval until ctx ends.
 func (e *engine) watch(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()

@@ -71,7 +71,7 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request) ([]string, error
 // handle runs one provider request: each key through answer, concurrently
 // with a bound, under the request deadline.
 func (s *Server) handle(w http.ResponseWriter, r *http.Request, op string, timeout func(*generation) time.Duration,
-	answer func(ctx context.Context, g *generation, image, traceID string) item, observe func(time.Duration)) {
+	answer func(ctx context.Context, g *generation, namespace, image, traceID string) item, observe func(time.Duration)) {
 	start := time.Now()
 	keys, err := s.decode(w, r)
 	if err != nil {
@@ -98,8 +98,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, op string, timeo
 				items[i] = item{Key: key, Error: ctx.Err().Error()}
 				return
 			}
-			_, image, _ := parseKey(key) // checked by decode
-			items[i] = answer(ctx, g, image, traceID)
+			namespace, image, _ := parseKey(key) // checked by decode
+			items[i] = answer(ctx, g, namespace, image, traceID)
 			items[i].Key = key
 		})
 	}
@@ -139,7 +139,7 @@ func (s *Server) write(w http.ResponseWriter, status int, resp providerResponse)
 // traceID takes the trace ID from the first configured request header that
 // carries one, or makes one.
 func (s *Server) traceID(r *http.Request, g *generation) string {
-	for _, h := range g.cfg.Logger.RequestHeaders.TraceIDHeaderName {
+	for _, h := range g.cluster.cfg.Logger.RequestHeaders.TraceIDHeaderName {
 		if v := r.Header.Get(h); v != "" && len(v) <= 128 {
 			return v
 		}
@@ -148,18 +148,18 @@ func (s *Server) traceID(r *http.Request, g *generation) string {
 }
 
 func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
-	s.handle(w, r, "verify", func(g *generation) time.Duration { return g.cfg.Executor.VerificationTimeout() },
+	s.handle(w, r, "verify", func(g *generation) time.Duration { return g.cluster.cfg.Executor.VerificationTimeout() },
 		s.verifyKey, func(d time.Duration) { s.metrics.verificationReq.Observe(ms(d)) })
 }
 
 func (s *Server) serveMutate(w http.ResponseWriter, r *http.Request) {
-	s.handle(w, r, "mutate", func(g *generation) time.Duration { return g.cfg.Executor.MutationTimeout() },
+	s.handle(w, r, "mutate", func(g *generation) time.Duration { return g.cluster.cfg.Executor.MutationTimeout() },
 		s.mutateKey, func(d time.Duration) { s.metrics.mutationReq.Observe(ms(d)) })
 }
 
 // pin parses image and resolves it to its digest (through the short tag
 // cache), returning the reference pinned to the digest.
-func pin(ctx context.Context, g *generation, image string) (registry.Reference, error) {
+func pin(ctx context.Context, sc scope, image string) (registry.Reference, error) {
 	ref, err := ratify.ParseReference(image)
 	if err != nil {
 		return ref, err
@@ -167,7 +167,7 @@ func pin(ctx context.Context, g *generation, image string) (registry.Reference, 
 	if _, err := ref.Digest(); err == nil {
 		return ref, nil
 	}
-	desc, err := g.store.Resolve(ctx, ref)
+	desc, err := sc.store.Resolve(ctx, ref)
 	if err != nil {
 		return ref, err
 	}
@@ -177,15 +177,16 @@ func pin(ctx context.Context, g *generation, image string) (registry.Reference, 
 
 // verifyKey verifies one image: pinned to its digest, answered from the
 // result cache or verified once however many callers ask at the same time.
-func (s *Server) verifyKey(ctx context.Context, g *generation, image, traceID string) item {
-	ref, err := pin(ctx, g, image)
+func (s *Server) verifyKey(ctx context.Context, g *generation, namespace, image, traceID string) item {
+	sc, scopeName := g.scopeFor(namespace)
+	ref, err := pin(ctx, sc, image)
 	if err != nil {
 		return s.keyError("verify", image, traceID, err)
 	}
 	subject := ref.Registry + "/" + ref.Repository + "@" + ref.Reference
-	key := cache.ResultKey(g.id, subject, nil)
-	res, cached, err := s.results.Do(ctx, key, g.cfg.Executor.VerificationTimeout(), func(vctx context.Context) (ratify.Result, error) {
-		return g.exec.VerifyReference(vctx, ref, ratify.VerifyOptions{TraceID: traceID})
+	key := cache.ResultKey(g.id, scopeName, subject, nil)
+	res, cached, err := s.results.Do(ctx, key, sc.cfg.Executor.VerificationTimeout(), func(vctx context.Context) (ratify.Result, error) {
+		return sc.exec.VerifyReference(vctx, ref, ratify.VerifyOptions{TraceID: traceID})
 	})
 	if err != nil {
 		return s.keyError("verify", image, traceID, err)
@@ -197,8 +198,9 @@ func (s *Server) verifyKey(ctx context.Context, g *generation, image, traceID st
 }
 
 // mutateKey pins one image to its digest.
-func (s *Server) mutateKey(ctx context.Context, g *generation, image, traceID string) item {
-	ref, err := pin(ctx, g, image)
+func (s *Server) mutateKey(ctx context.Context, g *generation, namespace, image, traceID string) item {
+	sc, _ := g.scopeFor(namespace)
+	ref, err := pin(ctx, sc, image)
 	if err != nil {
 		return s.keyError("mutate", image, traceID, err)
 	}

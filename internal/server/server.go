@@ -130,6 +130,17 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
+// SetOverlay rebuilds the engine from config.json and o (the Kubernetes
+// resources' configuration). If the result does not build, the running
+// engine keeps serving and the error says why.
+func (s *Server) SetOverlay(o Overlay) error {
+	if err := s.engine.setOverlay(o); err != nil {
+		return err
+	}
+	s.log.Info("configuration from cluster resources applied", "generation", s.engine.current.Load().id, "namespaces", len(o.Namespaces))
+	return nil
+}
+
 // Handler returns the provider's HTTP handler (verify and mutate).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
