@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -8,9 +9,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/openratify/ratify/config"
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/k8s"
 	"github.com/openratify/ratify/internal/server"
 )
 
@@ -26,6 +29,8 @@ func newServeCommand() *cobra.Command {
 		cacheSizeMiB   int64
 		logLevel       string
 		crdManager     bool
+		kubeconfig     string
+		leaderElect    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --http ADDR -c CONFIG [--cert-dir DIR [--ca-cert-file FILE]]",
@@ -43,8 +48,6 @@ Prometheus metrics on --metrics-port (/metrics).`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
-			case crdManager:
-				return fmt.Errorf("--enable-crd-manager: the Kubernetes controllers are not available in this version of ratify: %w", errdef.ErrUnsupported)
 			case metricsType != "prometheus":
 				return fmt.Errorf("--metrics-type %q: only prometheus is available: %w", metricsType, errdef.ErrInvalidConfig)
 			case cacheType != "ristretto" && cacheType != "memory":
@@ -72,11 +75,41 @@ Prometheus metrics on --metrics-port (/metrics).`,
 			if !cacheEnabled {
 				opts.CacheTTL = -1
 			}
+			if !crdManager {
+				srv, err := server.New(opts)
+				if err != nil {
+					return err
+				}
+				return srv.Run(cmd.Context())
+			}
+			// --enable-crd-manager: the cluster's resources configure the
+			// provider, which is not ready before they have been read.
+			restConfig, err := k8s.RESTConfig(kubeconfig)
+			if err != nil {
+				return err
+			}
+			synced := make(chan struct{})
+			opts.Ready = func() error {
+				select {
+				case <-synced:
+					return nil
+				default:
+					return errors.New("ratify's Kubernetes resources have not been read yet")
+				}
+			}
 			srv, err := server.New(opts)
 			if err != nil {
 				return err
 			}
-			return srv.Run(cmd.Context())
+			g, ctx := errgroup.WithContext(cmd.Context())
+			g.Go(func() error { return srv.Run(ctx) })
+			g.Go(func() error {
+				return k8s.Run(ctx, k8s.Options{
+					Config: restConfig, Target: srv, Base: cfg, Logger: logger,
+					LeaderElect: leaderElect, OnReady: func() { close(synced) },
+				})
+			})
+			return g.Wait()
 		},
 	}
 	f := cmd.Flags()
@@ -95,7 +128,9 @@ Prometheus metrics on --metrics-port (/metrics).`,
 	f.Int64Var(&cacheSizeMiB, "cache-size", 256, "memory for verification results, in MiB")
 	f.DurationVar(&opts.TagTTL, "tag-cache-ttl", 5*time.Second, "how long a tag's digest is reused")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	f.BoolVar(&crdManager, "enable-crd-manager", false, "watch ratify's Kubernetes resources (not available yet)")
+	f.BoolVar(&crdManager, "enable-crd-manager", false, "configure verifiers, stores and the policy from ratify's Kubernetes resources (config.ratify.deislabs.io)")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster, with --enable-crd-manager (default $KUBECONFIG, else ~/.kube/config, else in-cluster)")
+	f.BoolVar(&leaderElect, "leader-elect", true, "with --enable-crd-manager, only the replica holding the leader Lease writes the resources' status")
 	return cmd
 }
 

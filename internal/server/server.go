@@ -58,6 +58,11 @@ type Options struct {
 	// server is told to stop (default 10s).
 	ShutdownTimeout time.Duration
 
+	// Ready, when set, must return nil for /readyz to report ready (with
+	// --enable-crd-manager: until the Kubernetes resources have been read);
+	// its error is the 503 answer's body.
+	Ready func() error
+
 	// Logger receives the structured logs; nil means slog.Default().
 	Logger *slog.Logger
 	// OnListen, when set, is told each listener's name (provider, health,
@@ -247,6 +252,12 @@ func (s *Server) healthHandler() http.Handler {
 		if s.engine.current.Load() == nil {
 			http.Error(w, "no configuration loaded", http.StatusServiceUnavailable)
 			return
+		}
+		if s.opts.Ready != nil {
+			if err := s.opts.Ready(); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
