@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/openratify/ratify/config"
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/certrotation"
 	"github.com/openratify/ratify/internal/k8s"
 	"github.com/openratify/ratify/internal/server"
 )
@@ -76,6 +78,9 @@ Prometheus metrics on --metrics-port (/metrics).`,
 				opts.CacheTTL = -1
 			}
 			if !crdManager {
+				if r, err := certRotation(opts.CertDir); err != nil || r != nil {
+					return errors.Join(err, fmt.Errorf("%s needs --enable-crd-manager, which runs the rotation: %w", certrotation.EnvVar, errdef.ErrInvalidConfig))
+				}
 				srv, err := server.New(opts)
 				if err != nil {
 					return err
@@ -101,12 +106,17 @@ Prometheus metrics on --metrics-port (/metrics).`,
 			if err != nil {
 				return err
 			}
+			rotation, err := certRotation(opts.CertDir)
+			if err != nil {
+				return err
+			}
 			g, ctx := errgroup.WithContext(cmd.Context())
 			g.Go(func() error { return srv.Run(ctx) })
 			g.Go(func() error {
 				return k8s.Run(ctx, k8s.Options{
 					Config: restConfig, Target: srv, Base: cfg, Logger: logger,
 					LeaderElect: leaderElect, OnReady: func() { close(synced) },
+					CertRotation: rotation,
 				})
 			})
 			return g.Wait()
@@ -154,4 +164,26 @@ func newLogger(w io.Writer, formatter, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// certRotation returns the certificate rotation settings when the
+// RATIFY_CERT_ROTATION feature flag is on ("1" or "true", as the Helm chart
+// sets it): the Secret <RATIFY_NAME>-tls and the Service <RATIFY_NAME>
+// (default "ratify"), mounted at certDir.
+func certRotation(certDir string) (*certrotation.Options, error) {
+	switch strings.ToLower(os.Getenv(certrotation.EnvVar)) {
+	case "", "0", "false":
+		return nil, nil
+	case "1", "true":
+	default:
+		return nil, fmt.Errorf("%s=%q: want true or false: %w", certrotation.EnvVar, os.Getenv(certrotation.EnvVar), errdef.ErrInvalidConfig)
+	}
+	if certDir == "" {
+		return nil, fmt.Errorf("%s needs --cert-dir, where the rotated certificate is mounted: %w", certrotation.EnvVar, errdef.ErrInvalidConfig)
+	}
+	name := os.Getenv("RATIFY_NAME")
+	if name == "" {
+		name = certrotation.DefaultService
+	}
+	return &certrotation.Options{SecretName: name + "-tls", Service: name, CertDir: certDir}, nil
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/openratify/ratify/api/v1beta1"
 	"github.com/openratify/ratify/config"
+	"github.com/openratify/ratify/internal/certrotation"
 	"github.com/openratify/ratify/errdef"
 )
 
@@ -65,6 +66,9 @@ type Options struct {
 	// at start has been reconciled (the provider is then configured as the
 	// cluster says).
 	OnReady func()
+	// CertRotation, when set, keeps the provider's serving certificate
+	// fresh (RATIFY_CERT_ROTATION); the elected leader does the writing.
+	CertRotation *certrotation.Options
 }
 
 // RESTConfig returns how to reach the API server: the kubeconfig file
@@ -177,6 +181,15 @@ func newManager(opts Options, logger logr.Logger, st *state, ready *readiness) (
 	}
 	if err := w.addRunnables(); err != nil {
 		return nil, err
+	}
+	if opts.CertRotation != nil {
+		cr := *opts.CertRotation
+		if cr.Namespace == "" {
+			cr.Namespace = opts.Namespace
+		}
+		if err := certrotation.Add(mgr, cr); err != nil {
+			return nil, fmt.Errorf("certificate rotation: %w", err)
+		}
 	}
 	return mgr, nil
 }
