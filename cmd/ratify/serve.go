@@ -78,8 +78,10 @@ Prometheus metrics on --metrics-port (/metrics).`,
 				opts.CacheTTL = -1
 			}
 			if !crdManager {
-				if r, err := certRotation(opts.CertDir); err != nil || r != nil {
-					return errors.Join(err, fmt.Errorf("%s needs --enable-crd-manager, which runs the rotation: %w", certrotation.EnvVar, errdef.ErrInvalidConfig))
+				if r, err := certRotation(opts.CertDir); err != nil {
+					return err
+				} else if r != nil {
+					return fmt.Errorf("%s needs --enable-crd-manager, which runs the rotation: %w", certrotation.EnvVar, errdef.ErrInvalidConfig)
 				}
 				srv, err := server.New(opts)
 				if err != nil {
