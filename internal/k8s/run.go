@@ -23,8 +23,8 @@ import (
 
 	"github.com/openratify/ratify/api/v1beta1"
 	"github.com/openratify/ratify/config"
-	"github.com/openratify/ratify/internal/certrotation"
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/certrotation"
 )
 
 // DefaultNamespace holds the leader election Lease when neither
