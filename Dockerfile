@@ -22,7 +22,7 @@ ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/ratify ./cmd/ratify
+    go build -tags k8s -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/ratify ./cmd/ratify
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/ratify /ratify

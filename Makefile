@@ -9,8 +9,11 @@ export RATIFY_TEST_NOTATION := $(TOOLS_BIN)/notation
 
 all: build
 
+# bin/ratify is the command line tool; bin/ratify-k8s adds the Kubernetes
+# controllers (serve --enable-crd-manager), as the container image does.
 build:
 	$(GO) build -o bin/ratify ./cmd/ratify
+	$(GO) build -tags k8s -o bin/ratify-k8s ./cmd/ratify
 
 tools: $(TOOLS_BIN)/notation
 
@@ -19,6 +22,7 @@ $(TOOLS_BIN)/notation: tools/go.mod tools/go.sum
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags k8s ./cmd/ratify
 
 test: tools vet
 	$(GO) test -race -count=1 -timeout 30m ./...

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,12 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/openratify/ratify/config"
 	"github.com/openratify/ratify/errdef"
-	"github.com/openratify/ratify/internal/certrotation"
-	"github.com/openratify/ratify/internal/k8s"
 	"github.com/openratify/ratify/internal/server"
 )
 
@@ -78,10 +74,10 @@ Prometheus metrics on --metrics-port (/metrics).`,
 				opts.CacheTTL = -1
 			}
 			if !crdManager {
-				if r, err := certRotation(opts.CertDir); err != nil {
+				if on, err := rotationRequested(); err != nil {
 					return err
-				} else if r != nil {
-					return fmt.Errorf("%s needs --enable-crd-manager, which runs the rotation: %w", certrotation.EnvVar, errdef.ErrInvalidConfig)
+				} else if on {
+					return fmt.Errorf("%s needs --enable-crd-manager, which runs the rotation: %w", certRotationEnv, errdef.ErrInvalidConfig)
 				}
 				srv, err := server.New(opts)
 				if err != nil {
@@ -89,39 +85,9 @@ Prometheus metrics on --metrics-port (/metrics).`,
 				}
 				return srv.Run(cmd.Context())
 			}
-			// --enable-crd-manager: the cluster's resources configure the
-			// provider, which is not ready before they have been read.
-			restConfig, err := k8s.RESTConfig(kubeconfig)
-			if err != nil {
-				return err
-			}
-			synced := make(chan struct{})
-			opts.Ready = func() error {
-				select {
-				case <-synced:
-					return nil
-				default:
-					return errors.New("ratify's Kubernetes resources have not been read yet")
-				}
-			}
-			srv, err := server.New(opts)
-			if err != nil {
-				return err
-			}
-			rotation, err := certRotation(opts.CertDir)
-			if err != nil {
-				return err
-			}
-			g, ctx := errgroup.WithContext(cmd.Context())
-			g.Go(func() error { return srv.Run(ctx) })
-			g.Go(func() error {
-				return k8s.Run(ctx, k8s.Options{
-					Config: restConfig, Target: srv, Base: cfg, Logger: logger,
-					LeaderElect: leaderElect, OnReady: func() { close(synced) },
-					CertRotation: rotation,
-				})
+			return runCRDManager(cmd.Context(), crdSetup{
+				server: opts, base: cfg, logger: logger, kubeconfig: kubeconfig, leaderElect: leaderElect,
 			})
-			return g.Wait()
 		},
 	}
 	f := cmd.Flags()
@@ -168,24 +134,28 @@ func newLogger(w io.Writer, formatter, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
-// certRotation returns the certificate rotation settings when the
-// RATIFY_CERT_ROTATION feature flag is on ("1" or "true", as the Helm chart
-// sets it): the Secret <RATIFY_NAME>-tls and the Service <RATIFY_NAME>
-// (default "ratify"), mounted at certDir.
-func certRotation(certDir string) (*certrotation.Options, error) {
-	switch strings.ToLower(os.Getenv(certrotation.EnvVar)) {
+// certRotationEnv is the feature flag of certificate rotation, as the Helm
+// value featureFlags.RATIFY_CERT_ROTATION sets it.
+const certRotationEnv = "RATIFY_CERT_ROTATION"
+
+// rotationRequested reports whether RATIFY_CERT_ROTATION is on ("1" or
+// "true"; "", "0" and "false" are off).
+func rotationRequested() (bool, error) {
+	switch v := os.Getenv(certRotationEnv); strings.ToLower(v) {
 	case "", "0", "false":
-		return nil, nil
+		return false, nil
 	case "1", "true":
+		return true, nil
 	default:
-		return nil, fmt.Errorf("%s=%q: want true or false: %w", certrotation.EnvVar, os.Getenv(certrotation.EnvVar), errdef.ErrInvalidConfig)
+		return false, fmt.Errorf("%s=%q: want true or false: %w", certRotationEnv, v, errdef.ErrInvalidConfig)
 	}
-	if certDir == "" {
-		return nil, fmt.Errorf("%s needs --cert-dir, where the rotated certificate is mounted: %w", certrotation.EnvVar, errdef.ErrInvalidConfig)
-	}
-	name := os.Getenv("RATIFY_NAME")
-	if name == "" {
-		name = certrotation.DefaultService
-	}
-	return &certrotation.Options{SecretName: name + "-tls", Service: name, CertDir: certDir}, nil
+}
+
+// crdSetup is what serve hands to the Kubernetes controllers.
+type crdSetup struct {
+	server      server.Options
+	base        *config.Config
+	logger      *slog.Logger
+	kubeconfig  string
+	leaderElect bool
 }

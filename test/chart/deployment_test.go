@@ -168,10 +168,11 @@ func TestDeploymentValues(t *testing.T) {
 	}
 }
 
-// ratifyBinary builds ./cmd/ratify once.
+// ratifyBinary builds ./cmd/ratify once, with the Kubernetes controllers
+// (build tag k8s), as the container image is built.
 var ratifyBinary = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(workDir, "ratify")
-	_, err := run(moduleRoot(), "go", "build", "-o", bin, "./cmd/ratify")
+	_, err := run(moduleRoot(), "go", "build", "-tags", "k8s", "-o", bin, "./cmd/ratify")
 	return bin, err
 })
 

@@ -40,14 +40,14 @@ func TestDockerfile(t *testing.T) {
 		}
 	}
 	build := regexp.MustCompile(`CGO_ENABLED=0 .*\\\n\s*go build (.*) -o /out/ratify (\./cmd/ratify)`).FindStringSubmatch(stages[0])
-	if build == nil || !strings.Contains(build[1], "-trimpath") || !strings.Contains(build[1], "-X main.version=${VERSION}") {
-		t.Fatalf("build stage: no `CGO_ENABLED=0 ... go build -trimpath -ldflags \"... -X main.version=${VERSION}\" -o /out/ratify ./cmd/ratify`:\n%s", stages[0])
+	if build == nil || !strings.Contains(build[1], "-trimpath") || !strings.Contains(build[1], "-tags k8s") || !strings.Contains(build[1], "-X main.version=${VERSION}") {
+		t.Fatalf("build stage: no `CGO_ENABLED=0 ... go build -tags k8s -trimpath -ldflags \"... -X main.version=${VERSION}\" -o /out/ratify ./cmd/ratify`:\n%s", stages[0])
 	}
 
 	ctx := t.TempDir()
 	copyContext(t, moduleRoot(), ctx, readDockerignore(t))
 	bin := filepath.Join(t.TempDir(), "ratify")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=v0.0.0-chart-test", "-o", bin, "./cmd/ratify")
+	cmd := exec.Command("go", "build", "-tags", "k8s", "-trimpath", "-ldflags", "-s -w -X main.version=v0.0.0-chart-test", "-o", bin, "./cmd/ratify")
 	cmd.Dir = ctx
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=readonly")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -186,3 +187,31 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo gave %v, want one ADMIT and two DENY:\n%s", verdicts, o.stdout)
 	}
 }
+
+// TestServeWithoutKubernetesSupport: the command line build (no k8s build
+// tag) refuses the CRD manager with a reason and exit 2, and refuses
+// certificate rotation without it, before listening anywhere.
+func TestServeWithoutKubernetesSupport(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(cfg, []byte(minimalConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := ratify(t, "serve", "--http", "127.0.0.1:0", "-c", cfg, "--enable-crd-manager")
+	wantExit(t, o, 2)
+	if !strings.Contains(o.stderr, "built without the Kubernetes controllers") || !strings.Contains(o.stderr, "-tags k8s") {
+		t.Errorf("stderr %q does not say how to get the CRD manager", o.stderr)
+	}
+	o = run(t, append(isolatedEnv(t), "RATIFY_CERT_ROTATION=1"), ratifyBin, "serve", "--http", "127.0.0.1:0", "-c", cfg, "--cert-dir", t.TempDir())
+	wantExit(t, o, 2)
+	if !strings.Contains(o.stderr, "RATIFY_CERT_ROTATION needs --enable-crd-manager") {
+		t.Errorf("stderr %q", o.stderr)
+	}
+}
+
+// minimalConfig is a valid config.json trusting nothing in particular.
+const minimalConfig = `{
+  "store": {"plugins": [{"name": "oras", "useHttp": true}]},
+  "policy": {"plugin": {"name": "configPolicy", "artifactVerificationPolicies": {"application/vnd.cncf.notary.signature": "any"}}},
+  "verifier": {"plugins": [{"name": "notation", "verificationCerts": ["/nonexistent"],
+    "trustPolicyDoc": {"version": "1.0", "trustPolicies": [{"name": "p", "registryScopes": ["*"], "signatureVerification": {"level": "skip"}, "trustStores": [], "trustedIdentities": []}]}}]}
+}`
