@@ -45,21 +45,24 @@ func (im *images) unsigned(t *testing.T, repo string) (tag, digest string) {
 	return ref + ":v1", ref + "@" + desc.Digest.String()
 }
 
-// signed pushes an image to repo, tagged v1, signed by signer as `notation
-// sign` stores a signature (an OCI image manifest of artifact type
-// application/vnd.cncf.notary.signature whose layer is the JWS envelope,
-// attached to the image by its subject field), and returns the image's
-// reference by tag and by digest.
+// signed pushes an image to repo, tagged v1, signs it with signer (a
+// certificate and its chain, leaf first) through the notation CLI, as a
+// user does on a registry with the referrers API (notationSign: an OCI
+// image manifest of artifact type application/vnd.cncf.notary.signature
+// whose layer is the JWS envelope, attached to the image by its subject
+// field), and returns the image's reference by tag and by digest. It fails
+// t unless the registry then lists exactly that one signature as the
+// image's referrer.
 func (im *images) signed(t *testing.T, repo string, signer *testpki.Certificate) (tag, digest string) {
 	t.Helper()
 	desc := im.reg.PushImage(t, repo, "v1")
-	envelope := must(signer.Sign(context.Background(), desc, testpki.SignOptions{}))(t)
-	sig := must(testpki.NewSignature(desc, testpki.MediaTypeJWS, envelope))(t)
-	im.reg.PushBlob(t, repo, ocispec.MediaTypeEmptyJSON, ocispec.DescriptorEmptyJSON.Data)
-	im.reg.PushBlob(t, repo, testpki.MediaTypeJWS, sig.Envelope)
-	im.reg.PushManifest(t, repo, "", ocispec.MediaTypeImageManifest, sig.Manifest)
 	ref := im.reg.Host() + "/" + repo
-	return ref + ":v1", ref + "@" + desc.Digest.String()
+	tag, digest = ref+":v1", ref+"@"+desc.Digest.String()
+	notationSign(t, digest, signer)
+	if sigs := notationReferrers(t, im.reg, repo, desc.Digest.String()); len(sigs) != 1 || sigs[0].MediaType != ocispec.MediaTypeImageManifest {
+		t.Fatalf("after notation sign %s: the referrers API lists Notary Project signatures %+v; want one OCI image manifest", digest, sigs)
+	}
+	return tag, digest
 }
 
 // writeConfig writes a config.json (Ratify v1's format) that verifies Notary

@@ -6,14 +6,17 @@
 // the ConstraintTemplate and constraint of ../../library, applied with
 // kubectl exactly as users apply them. Images live in an in-process registry
 // with the OCI distribution-spec v1.1 referrers API (internal/testregistry),
-// signed with Notary Project signatures made by internal/testpki.
+// signed with Notary Project signatures by the real notation CLI (v1.3.2,
+// pinned in tools/go.mod) with certificates of internal/testpki.
 //
 // No kubelet runs: admitted Pods stay Pending.
 //
 // Run it with `make test`, or `go test ./test/admission/` (which builds the
 // control plane's binaries into .cache/k8s-bin first when
 // $RATIFY_TEST_K8S_BIN is unset: about ten minutes on a fresh machine, more
-// than `go test`'s default timeout, so pass -timeout 30m then).
+// than `go test`'s default timeout, so pass -timeout 30m then). The notation
+// CLI comes from $RATIFY_TEST_NOTATION (the Makefile sets and builds it) or
+// is built into .cache/bin/notation.
 package admission
 
 import (
@@ -26,11 +29,13 @@ import (
 	"github.com/openratify/ratify/internal/testcluster"
 )
 
-// The ratify binary under test and the module's root directory. TestMain
-// sets them once, before any test runs; tests only read them.
+// The ratify binary under test, the notation CLI that signs images and the
+// module's root directory. TestMain sets them once, before any test runs;
+// tests only read them.
 var (
-	ratifyBin  string
-	moduleRoot string
+	ratifyBin   string
+	notationBin string
+	moduleRoot  string
 )
 
 func TestMain(m *testing.M) {
@@ -42,9 +47,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// setup builds ratify and finds (or builds) the control plane's binaries,
-// runs the tests and removes the build directory. An error means a binary
-// could not be built.
+// setup builds ratify (with the k8s build tag, which holds its Kubernetes
+// controllers), finds (or builds) the control plane's binaries and the
+// notation CLI, runs the tests and removes the build directory. An error
+// means a binary could not be built.
 func setup(m *testing.M) (int, error) {
 	root, err := testcluster.ModuleRoot()
 	if err != nil {
@@ -60,10 +66,13 @@ func setup(m *testing.M) (int, error) {
 	}
 	defer os.RemoveAll(dir)
 	ratifyBin = filepath.Join(dir, "ratify")
-	build := exec.Command("go", "build", "-o", ratifyBin, "./cmd/ratify")
+	build := exec.Command("go", "build", "-tags", "k8s", "-o", ratifyBin, "./cmd/ratify")
 	build.Dir = moduleRoot
 	if out, err := build.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("go build ./cmd/ratify: %w\n%s", err, out)
+		return 0, fmt.Errorf("go build -tags k8s ./cmd/ratify: %w\n%s", err, out)
+	}
+	if notationBin, err = notationCLI(moduleRoot); err != nil {
+		return 0, err
 	}
 	return m.Run(), nil
 }
