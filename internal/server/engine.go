@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +51,22 @@ func (g *generation) scopeFor(namespace string) (scope, string) {
 		return s, namespace
 	}
 	return g.cluster, ""
+}
+
+// namespaceScope returns the engine g has for namespace ns, if any.
+func (g *generation) namespaceScope(ns string) (scope, bool) {
+	if g == nil {
+		return scope{}, false
+	}
+	s, ok := g.namespaces[ns]
+	return s, ok
+}
+
+// samePartsJSON reports whether two parts say the same thing.
+func samePartsJSON(a, b config.Parts) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 // engine holds the live generation and replaces it when config.json or the
@@ -106,6 +124,7 @@ func (e *engine) rebuild(base *config.Config, o Overlay) error {
 		return fmt.Errorf("cluster configuration: %w", err)
 	}
 	g := &generation{cluster: cluster, namespaces: map[string]scope{}, loaded: time.Now()}
+	prev := e.current.Load()
 	var errs []error
 	for _, ns := range slices.Sorted(maps.Keys(o.Namespaces)) {
 		parts := o.Namespaces[ns]
@@ -116,9 +135,18 @@ func (e *engine) rebuild(base *config.Config, o Overlay) error {
 		if err == nil {
 			g.namespaces[ns], err = e.scope(cfg)
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("namespace %s: %w", ns, err))
+		if err == nil {
+			continue
 		}
+		// A namespace whose own parts did not change, but that no longer
+		// builds (its certificates went away, say), keeps its last good
+		// engine: one tenant's trouble must not block changes elsewhere.
+		if old, ok := prev.namespaceScope(ns); ok && samePartsJSON(e.overlay.Namespaces[ns], parts) {
+			e.log.Warn("namespace configuration no longer builds; its last good one keeps serving", "namespace", ns, "error", err)
+			g.namespaces[ns] = old
+			continue
+		}
+		errs = append(errs, fmt.Errorf("namespace %s: %w", ns, err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
