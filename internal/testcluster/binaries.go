@@ -1,13 +1,14 @@
 package testcluster
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/openratify/ratify/internal/testratify"
 )
 
 // EnvBin names the environment variable that points at the folder holding
@@ -54,7 +55,7 @@ func findBinaries() (*Binaries, error) {
 		}
 		return b, nil
 	}
-	root, err := ModuleRoot()
+	root, err := testratify.ModuleRoot()
 	if err != nil {
 		return nil, err
 	}
@@ -106,20 +107,6 @@ func build(root, dir string) error {
 		return fmt.Errorf("tools/k8s/build.sh %s: %w\n%s", dir, err, tail(string(out), 40))
 	}
 	return nil
-}
-
-// ModuleRoot returns the directory of the main module's go.mod, as the go
-// command run from the working directory finds it.
-func ModuleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not inside the ratify module (go env GOMOD is empty)")
-	}
-	return filepath.Dir(gomod), nil
 }
 
 // tail returns the last n lines of s.

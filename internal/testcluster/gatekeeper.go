@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/openratify/ratify/internal/testratify"
 )
 
 // gatekeeperNamespace is the namespace Gatekeeper's manager runs as part of
@@ -57,7 +59,7 @@ func (c *Cluster) applyGatekeeperBase(ctx context.Context) error {
 // module pinned in tools/k8s/gatekeeper/go.mod, from the module cache
 // (downloading the module from the Go module proxy if it is not there).
 func GatekeeperManifest(ctx context.Context) ([]byte, error) {
-	root, err := ModuleRoot()
+	root, err := testratify.ModuleRoot()
 	if err != nil {
 		return nil, err
 	}

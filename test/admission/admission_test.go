@@ -78,7 +78,7 @@ func TestAdmission(t *testing.T) {
 		// The template's system-error rule, with the error of Gatekeeper's
 		// external data client.
 		want := denied + "[ratify-constraint] System error calling external data provider: " +
-			fmt.Sprintf(`failed to send external data request: Post "https://%s/ratify/gatekeeper/v1/verify": dial tcp %[1]s: connect: connection refused`, r.Addr)
+			fmt.Sprintf(`failed to send external data request: Post "https://%s/ratify/gatekeeper/v1/verify": dial tcp %[1]s: connect: connection refused`, r.Provider)
 		if err == nil || !strings.Contains(stderr, want) {
 			t.Errorf("kubectl run of a signed image with ratify stopped: %v, stderr %q; want refused with %q", err, stderr, want)
 		}

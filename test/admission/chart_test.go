@@ -15,6 +15,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/openratify/ratify/internal/testcluster"
+	"github.com/openratify/ratify/internal/testratify"
 )
 
 // releaseNamespace is where Ratify's install guide installs the chart:
@@ -193,7 +194,7 @@ func runChartRatify(t *testing.T, c *testcluster.Cluster, objs []object, certs s
 	})
 	args = append(args, "--kubeconfig", kubeconfig)
 
-	env := isolatedEnv(t)
+	env := testratify.Env(t)
 	for _, e := range ctr.get("env").([]any) {
 		v := object(e.(map[string]any))
 		value := v.str("value")

@@ -73,7 +73,7 @@ func TestChartCRDManager(t *testing.T) {
 	})
 
 	t.Run("policy change takes effect without a restart", func(t *testing.T) {
-		pid := r.cmd.Process.Pid
+		pid := r.Pid()
 		// Require an SBOM too: no image has one.
 		const sbom = "application/spdx+json"
 		patch := `{"spec":{"parameters":{"artifactVerificationPolicies":{"` + sbom + `":"any"}}}}`
@@ -89,7 +89,7 @@ func TestChartCRDManager(t *testing.T) {
 		}
 		waitAdmitted(t, c, "team-a", signedA)
 		admitted(t, c, "team-a", "signed-a-4", signedA)
-		if r.cmd.Process.Pid != pid || isExited(r) {
+		if r.Pid() != pid || r.Exited() {
 			t.Errorf("ratify was restarted or exited")
 		}
 	})
@@ -147,7 +147,7 @@ func installChart(t *testing.T, c *testcluster.Cluster, objs []object) *ratify {
 	r := runChartRatify(t, c, objs, certs)
 	for _, p := range pick(objs, "Provider") {
 		u, _ := p.get("spec").(map[string]any)["url"].(string)
-		u = strings.Replace(u, "https://ratify.gatekeeper-system:6001/", "https://"+r.Addr+"/", 1)
+		u = strings.Replace(u, "https://ratify.gatekeeper-system:6001/", "https://"+r.Provider+"/", 1)
 		p.get("spec").(map[string]any)["url"] = u
 		p.get("spec").(map[string]any)["caBundle"] = r.CA.Bundle()
 	}

@@ -2,10 +2,8 @@ package admission
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/x509"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,6 +11,7 @@ import (
 
 	"github.com/openratify/ratify/internal/testcluster"
 	"github.com/openratify/ratify/internal/testpki"
+	"github.com/openratify/ratify/internal/testratify"
 	"github.com/openratify/ratify/internal/testregistry"
 )
 
@@ -72,31 +71,8 @@ func (im *images) signed(t *testing.T, repo string, signer *testpki.Certificate)
 // a verification takes on a busy machine.
 func writeConfig(t *testing.T, root *testpki.Certificate) string {
 	t.Helper()
-	dir := t.TempDir()
-	if err := testpki.WritePEM(filepath.Join(dir, "certs", "root.pem"), root.Root()); err != nil {
-		t.Fatal(err)
-	}
-	const notation = testpki.ArtifactTypeNotation
-	cfg := map[string]any{
-		"store": map[string]any{"version": "1.0.0", "plugins": []any{map[string]any{"name": "oras", "useHttp": true}}},
-		"policy": map[string]any{"version": "1.0.0", "plugin": map[string]any{
-			"name": "configPolicy", "artifactVerificationPolicies": map[string]string{notation: "any"}}},
-		"verifier": map[string]any{"version": "1.0.0", "plugins": []any{map[string]any{
-			"name": "notation", "artifactTypes": notation, "verificationCerts": []string{"certs"},
-			"trustPolicyDoc": map[string]any{"version": "1.0", "trustPolicies": []any{map[string]any{
-				"name": "admission", "registryScopes": []string{"*"},
-				"signatureVerification": map[string]string{"level": "strict"},
-				"trustStores":           []string{"ca:certs"}, "trustedIdentities": []string{"*"},
-			}}},
-		}}},
-		"executor": map[string]int{"verificationRequestTimeout": 8000, "mutationRequestTimeout": 8000},
-		"crl":      map[string]any{"cache": map[string]bool{"enabled": false}},
-	}
-	path := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(path, must(json.MarshalIndent(cfg, "", "  "))(t), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testratify.WriteConfig(t, testratify.ConfigOptions{
+		CA: []*x509.Certificate{root.Root()}, Name: "admission", TimeoutMS: 8000})
 }
 
 // providers returns library/provider.yaml pointed at ratify: its service URL
@@ -110,7 +86,7 @@ func providers(t *testing.T, r *ratify) string {
 	if strings.Count(y, host) != 2 || strings.Count(y, bundle) != 2 {
 		t.Fatalf("library/provider.yaml: want 2 Providers with %s and %q; it is:\n%s", host, bundle, y)
 	}
-	y = strings.ReplaceAll(y, host, "https://"+r.Addr+"/")
+	y = strings.ReplaceAll(y, host, "https://"+r.Provider+"/")
 	return strings.ReplaceAll(y, bundle, "caBundle: "+r.CA.Bundle())
 }
 

@@ -20,13 +20,12 @@
 package admission
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/openratify/ratify/internal/testcluster"
+	"github.com/openratify/ratify/internal/testratify"
 )
 
 // The ratify binary under test, the notation CLI that signs images and the
@@ -38,43 +37,26 @@ var (
 	moduleRoot  string
 )
 
-func TestMain(m *testing.M) {
-	code, err := setup(m)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "admission: %v\n", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
+// TestMain builds ratify (with the k8s build tag, which holds its
+// Kubernetes controllers), finds (or builds) the control plane's binaries
+// and the notation CLI, then runs the tests. An error means a binary could
+// not be built.
+func TestMain(m *testing.M) { testratify.Main(m, "admission", setup) }
 
-// setup builds ratify (with the k8s build tag, which holds its Kubernetes
-// controllers), finds (or builds) the control plane's binaries and the
-// notation CLI, runs the tests and removes the build directory. An error
-// means a binary could not be built.
-func setup(m *testing.M) (int, error) {
-	root, err := testcluster.ModuleRoot()
-	if err != nil {
-		return 0, err
+// setup sets the binaries and the module root (internal/testratify,
+// internal/testcluster).
+func setup() (err error) {
+	if moduleRoot, err = testratify.ModuleRoot(); err != nil {
+		return err
 	}
-	moduleRoot = root
 	if _, err := testcluster.FindBinaries(); err != nil {
-		return 0, err
+		return err
 	}
-	dir, err := os.MkdirTemp("", "ratify-admission-")
-	if err != nil {
-		return 0, err
+	if ratifyBin, err = testratify.Build("k8s"); err != nil {
+		return err
 	}
-	defer os.RemoveAll(dir)
-	ratifyBin = filepath.Join(dir, "ratify")
-	build := exec.Command("go", "build", "-tags", "k8s", "-o", ratifyBin, "./cmd/ratify")
-	build.Dir = moduleRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("go build -tags k8s ./cmd/ratify: %w\n%s", err, out)
-	}
-	if notationBin, err = notationCLI(moduleRoot); err != nil {
-		return 0, err
-	}
-	return m.Run(), nil
+	notationBin, err = testratify.NotationCLI()
+	return err
 }
 
 // libraryFile returns the contents of a file under library/, by its path

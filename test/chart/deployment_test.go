@@ -5,11 +5,12 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"sync"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/openratify/ratify/internal/testratify"
 )
 
 // deployment returns the rendered Deployment "ratify" and its one container.
@@ -168,20 +169,13 @@ func TestDeploymentValues(t *testing.T) {
 	}
 }
 
-// ratifyBinary builds ./cmd/ratify once, with the Kubernetes controllers
-// (build tag k8s), as the container image is built.
-var ratifyBinary = sync.OnceValues(func() (string, error) {
-	bin := filepath.Join(workDir, "ratify")
-	_, err := run(moduleRoot(), "go", "build", "-tags", "k8s", "-o", bin, "./cmd/ratify")
-	return bin, err
-})
-
-// checkServeAccepts fails t unless the ratify built from this tree accepts
-// args: cobra refuses an unknown flag or an unparsable value before it
+// checkServeAccepts fails t unless the ratify built from this tree, with
+// the Kubernetes controllers (build tag k8s) as the container image is
+// built (internal/testratify), accepts args: cobra refuses an unknown flag or an unparsable value before it
 // honours --help.
 func checkServeAccepts(t *testing.T, args []string) {
 	t.Helper()
-	bin, err := ratifyBinary()
+	bin, err := testratify.Build("k8s")
 	if err != nil {
 		t.Fatalf("build ratify: %v", err)
 	}

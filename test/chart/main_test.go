@@ -25,22 +25,9 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/openratify/ratify/internal/testratify"
 )
-
-// workDir holds files the tests share (the ratify binary); TestMain removes it.
-var workDir string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ratify-chart-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	workDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
 
 // helmOnce finds or builds helm once per test binary.
 var (
@@ -121,17 +108,15 @@ func executable(p string) error {
 	return nil
 }
 
-// rootOnce caches the module root.
-var rootOnce = sync.OnceValue(func() string {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == os.DevNull {
-		panic("test/chart must run inside the ratify module (go env GOMOD)")
+// moduleRoot returns the directory of the ratify module's go.mod
+// (internal/testratify); the tests must run inside the module.
+func moduleRoot() string {
+	root, err := testratify.ModuleRoot()
+	if err != nil {
+		panic("test/chart must run inside the ratify module: " + err.Error())
 	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
-})
-
-// moduleRoot returns the directory of the ratify module's go.mod.
-func moduleRoot() string { return rootOnce() }
+	return root
+}
 
 // chartDir returns charts/ratify.
 func chartDir() string { return filepath.Join(moduleRoot(), "charts", "ratify") }

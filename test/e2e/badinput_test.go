@@ -12,6 +12,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
+	"github.com/openratify/ratify/internal/testratify"
 	"github.com/openratify/ratify/internal/testregistry"
 )
 
@@ -19,7 +20,7 @@ import (
 func trustedConfig(t *testing.T) string {
 	t.Helper()
 	root, _ := newSigner(t)
-	return writeConfig(t, trustConfig{CA: []*x509.Certificate{root.Cert}})
+	return writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}})
 }
 
 func TestVerifyMalformedReference(t *testing.T) {
@@ -123,7 +124,7 @@ func TestVerifyOversizedSignatureManifest(t *testing.T) {
 func TestVerifySignatureManifestLargerThanListed(t *testing.T) {
 	forEachRegistry(t, func(t *testing.T, r *testregistry.Registry, k registryKind) {
 		ref, root, _ := signed(t, r, k, "app")
-		config := writeConfig(t, trustConfig{CA: []*x509.Certificate{root.Cert}})
+		config := writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}})
 		sig := signatureManifests(t, r, k, "app", digestOf(ref))[0]
 		r.Inject(testregistry.Fault{Kind: testregistry.KindManifest, Reference: sig.String(),
 			Header: http.Header{"Content-Type": {ocispec.MediaTypeImageManifest}}, Body: bytes.Repeat([]byte("x"), 10<<20)})
@@ -139,7 +140,7 @@ func TestVerifySignatureManifestLargerThanListed(t *testing.T) {
 func TestVerifyReferrersUnavailable(t *testing.T) {
 	forEachRegistry(t, func(t *testing.T, r *testregistry.Registry, k registryKind) {
 		ref, root, _ := signed(t, r, k, "app")
-		config := writeConfig(t, trustConfig{CA: []*x509.Certificate{root.Cert}})
+		config := writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}})
 		verify(t, ref, config, exitPassed)
 
 		fault := testregistry.Fault{Method: http.MethodGet, Kind: testregistry.KindReferrers, Status: http.StatusServiceUnavailable}

@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/openratify/ratify/internal/testratify"
 	"github.com/openratify/ratify/internal/testregistry"
 )
 
@@ -28,15 +29,15 @@ func attachedGraph(t *testing.T, r *testregistry.Registry, k registryKind, repo 
 	t.Helper()
 	_, signer := newSigner(t)
 	n := newNotation(t)
-	n.addKey("e2e", signer)
+	n.AddKey("e2e", signer)
 	subject, ref := pushImage(t, r, repo)
-	n.sign("e2e", ref, storeFlags(k)...)
-	n.sign("e2e", ref, append(storeFlags(k), "--signature-format", "cose")...)
+	n.Sign("e2e", ref, storeFlags(k)...)
+	n.Sign("e2e", ref, append(storeFlags(k), "--signature-format", "cose")...)
 	sbom, _ := r.PushArtifact(t, repo, testregistry.Artifact{
 		ArtifactType: sbomType, Subject: &subject,
 		LayerMediaType: sbomType, Layer: []byte(`{"spdxVersion":"SPDX-2.3"}`),
 	})
-	n.sign("e2e", r.Host()+"/"+repo+"@"+sbom.Digest.String(), storeFlags(k)...)
+	n.Sign("e2e", r.Host()+"/"+repo+"@"+sbom.Digest.String(), storeFlags(k)...)
 	return subject, ref
 }
 
@@ -123,8 +124,8 @@ func TestResolve(t *testing.T) {
 
 	// The store section of a config file found through RATIFY_CONFIG (a
 	// directory) says to use plain HTTP.
-	config := writeConfig(t, trustConfig{})
-	env := append(isolatedEnv(t), "RATIFY_CONFIG="+filepath.Dir(config))
+	config := writeConfig(t, testratify.ConfigOptions{})
+	env := append(testratify.Env(t), "RATIFY_CONFIG="+filepath.Dir(config))
 	o = run(t, env, ratifyBin, "resolve", "-s", r.Host()+"/app:v1", "-o", "json")
 	wantExit(t, o, 0)
 	var desc ocispec.Descriptor
@@ -201,7 +202,7 @@ func TestServeWithoutKubernetesSupport(t *testing.T) {
 	if !strings.Contains(o.stderr, "built without the Kubernetes controllers") || !strings.Contains(o.stderr, "-tags k8s") {
 		t.Errorf("stderr %q does not say how to get the CRD manager", o.stderr)
 	}
-	o = run(t, append(isolatedEnv(t), "RATIFY_CERT_ROTATION=1"), ratifyBin, "serve", "--http", "127.0.0.1:0", "-c", cfg, "--cert-dir", t.TempDir())
+	o = run(t, append(testratify.Env(t), "RATIFY_CERT_ROTATION=1"), ratifyBin, "serve", "--http", "127.0.0.1:0", "-c", cfg, "--cert-dir", t.TempDir())
 	wantExit(t, o, 2)
 	if !strings.Contains(o.stderr, "RATIFY_CERT_ROTATION needs --enable-crd-manager") {
 		t.Errorf("stderr %q", o.stderr)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openratify/ratify/internal/testpki"
+	"github.com/openratify/ratify/internal/testratify"
 	"github.com/openratify/ratify/internal/testregistry"
 )
 
@@ -28,7 +29,7 @@ func TestVerifyUnsigned(t *testing.T) {
 	forEachRegistry(t, func(t *testing.T, r *testregistry.Registry, k registryKind) {
 		root, _ := newSigner(t)
 		_, ref := pushImage(t, r, "unsigned")
-		res := verify(t, ref, writeConfig(t, trustConfig{CA: []*x509.Certificate{root.Cert}}), exitFailed)
+		res := verify(t, ref, writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}}), exitFailed)
 		wantReports(t, res, 0)
 	})
 }
@@ -37,7 +38,7 @@ func TestVerifyUntrustedSigner(t *testing.T) {
 	forEachRegistry(t, func(t *testing.T, r *testregistry.Registry, k registryKind) {
 		ref, _, _ := signed(t, r, k, "stranger")
 		trusted, _ := newSigner(t)
-		res := verify(t, ref, writeConfig(t, trustConfig{CA: []*x509.Certificate{trusted.Cert}}), exitFailed)
+		res := verify(t, ref, writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{trusted.Cert}}), exitFailed)
 		wantFailedReport(t, res, "signature is not produced by a trusted signer")
 	})
 }
@@ -47,7 +48,7 @@ func TestVerifyOutOfScope(t *testing.T) {
 		ref, root, _ := signed(t, r, k, "app")
 		for _, scope := range []string{r.Host() + "/other", "registry.example/app"} {
 			t.Run(strings.ReplaceAll(scope, "/", "_"), func(t *testing.T) {
-				config := writeConfig(t, trustConfig{CA: []*x509.Certificate{root.Cert}, Scopes: []string{scope}})
+				config := writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}, Scopes: []string{scope}})
 				res := verify(t, ref, config, exitFailed)
 				wantFailedReport(t, res, "no trust policy applies to "+r.Host()+"/app")
 			})
@@ -85,7 +86,7 @@ func TestVerifyTamperedEnvelope(t *testing.T) {
 				subject, ref := pushImage(t, r, repo)
 				envelope := must(signer.Sign(context.Background(), subject, testpki.SignOptions{MediaType: tc.mediaType}))(t)
 				pushSignature(t, r, repo, subject, tc.mediaType, tc.tamper(t, envelope))
-				res := verify(t, ref, writeConfig(t, trustConfig{CA: []*x509.Certificate{root.Cert}}), exitFailed)
+				res := verify(t, ref, writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}}), exitFailed)
 				wantFailedReport(t, res, "the signature envelope is malformed or has been tampered with")
 			})
 		}
@@ -105,7 +106,7 @@ func TestVerifyExpiredCertificate(t *testing.T) {
 		envelope := must(signer.Sign(context.Background(), subject, testpki.SignOptions{SigningTime: now.Add(-48 * time.Hour).Truncate(time.Second)}))(t)
 		pushSignature(t, r, "expired", subject, testpki.MediaTypeJWS, envelope)
 
-		res := verify(t, ref, writeConfig(t, trustConfig{CA: []*x509.Certificate{root.Cert}}), exitFailed)
+		res := verify(t, ref, writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}}), exitFailed)
 		wantFailedReport(t, res, "signing certificate expired")
 	})
 }

@@ -3,10 +3,8 @@ package e2e
 import (
 	"crypto/x509"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/openratify/ratify/internal/testpki"
+	"github.com/openratify/ratify/internal/testratify"
 	"github.com/openratify/ratify/internal/testregistry"
 )
 
@@ -84,91 +83,12 @@ func pushSignature(t *testing.T, r *testregistry.Registry, repo string, subject 
 	return sig.ManifestDescriptor
 }
 
-// trustConfig describes the config.json a test verifies with.
-type trustConfig struct {
-	// CA are the certificates of the trust policy's "ca" trust store.
-	CA []*x509.Certificate
-	// TSA, when set, is the root of a "tsa" trust store, and the trust
-	// policy verifies timestamps always.
-	TSA *x509.Certificate
-	// Rule is configPolicy's rule for Notary Project signatures, "any"
-	// (when empty) or "all".
-	Rule string
-	// Scopes are the trust policy's registryScopes; nil means "*".
-	Scopes []string
-}
-
-// writeConfig writes a config.json for c, and its certificates, into a new
-// temporary directory and returns the file's path. The paths in the file
-// are relative to it.
-func writeConfig(t *testing.T, c trustConfig) string {
+// writeConfig writes the config.json a test verifies with, for c and with
+// the trust policy named "e2e" (internal/testratify), and returns its path.
+func writeConfig(t *testing.T, c testratify.ConfigOptions) string {
 	t.Helper()
-	dir := t.TempDir()
-	certDir, stores := writeTrustStores(t, dir, c)
-	verification := map[string]string{"level": "strict"}
-	if c.TSA != nil {
-		verification["verifyTimestamp"] = "always"
-	}
-	rule, scopes := c.Rule, c.Scopes
-	if rule == "" {
-		rule = "any"
-	}
-	if scopes == nil {
-		scopes = []string{"*"}
-	}
-	cfg := map[string]any{
-		"store": map[string]any{"version": "1.0.0", "plugins": []any{map[string]any{"name": "oras", "useHttp": true}}},
-		"policy": map[string]any{"version": "1.0.0", "plugin": map[string]any{
-			"name":                         "configPolicy",
-			"artifactVerificationPolicies": map[string]string{notationType: rule},
-		}},
-		"verifier": map[string]any{"version": "1.0.0", "plugins": []any{map[string]any{
-			"name":              "notation",
-			"artifactTypes":     notationType,
-			"verificationCerts": []string{certDir},
-			"trustPolicyDoc": map[string]any{"version": "1.0", "trustPolicies": []any{map[string]any{
-				"name":                  "e2e",
-				"registryScopes":        scopes,
-				"signatureVerification": verification,
-				"trustStores":           stores,
-				"trustedIdentities":     []string{"*"},
-			}}},
-		}}},
-		"crl": map[string]any{"cache": map[string]bool{"enabled": false}},
-	}
-	data := must(json.MarshalIndent(cfg, "", "  "))(t)
-	path := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// writeTrustStores writes c's certificates under dir and returns the
-// directory to name in verificationCerts and the trust stores of the trust
-// policy. Without a TSA the certificates are a flat directory ("certs",
-// serving the trust store "ca:certs"); with one, a Notation trust store
-// layout ("truststore/ca/trusted" and "truststore/tsa/tsa").
-func writeTrustStores(t *testing.T, dir string, c trustConfig) (string, []string) {
-	t.Helper()
-	certDir, stores := "certs", []string{"ca:certs"}
-	caDir := filepath.Join(dir, certDir)
-	if c.TSA != nil {
-		certDir, stores = "truststore", []string{"ca:trusted", "tsa:tsa"}
-		caDir = filepath.Join(dir, certDir, "ca", "trusted")
-		if err := testpki.WritePEM(filepath.Join(dir, certDir, "tsa", "tsa", "root.pem"), c.TSA); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.MkdirAll(caDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for i, cert := range c.CA {
-		if err := testpki.WritePEM(filepath.Join(caDir, fmt.Sprintf("ca-%d.pem", i)), cert); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return certDir, stores
+	c.Name = "e2e"
+	return testratify.WriteConfig(t, c)
 }
 
 // registryGet fetches path ("/v2/...") from r with an Accept header and

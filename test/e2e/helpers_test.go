@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openratify/ratify/internal/testratify"
 )
 
 // commandTimeout bounds one run of a binary. It is far above what any run
@@ -35,32 +36,6 @@ type outcome struct {
 func (o outcome) String() string {
 	return "`" + strings.Join(o.args, " ") + "` exited " + strconv.Itoa(o.code) +
 		"\n--- stdout:\n" + o.stdout + "\n--- stderr:\n" + o.stderr
-}
-
-// isolatedEnv returns the current environment without the variables that
-// would let the user's own configuration (or a proxy) leak into a run, plus
-// a fresh HOME, XDG directories, an empty RATIFY_CONFIG directory and an
-// empty DOCKER_CONFIG, all under t's temporary directory.
-func isolatedEnv(t *testing.T) []string {
-	t.Helper()
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch strings.ToUpper(name) {
-		case "HOME", "RATIFY_CONFIG", "DOCKER_CONFIG", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME",
-			"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY":
-			continue
-		}
-		env = append(env, kv)
-	}
-	home := t.TempDir()
-	return append(env,
-		"HOME="+home,
-		"XDG_CONFIG_HOME="+home+"/.config",
-		"XDG_CACHE_HOME="+home+"/.cache",
-		"RATIFY_CONFIG="+t.TempDir(),
-		"DOCKER_CONFIG="+t.TempDir(),
-	)
 }
 
 // run runs bin with args in env and returns its exit code and output. It
@@ -90,7 +65,7 @@ func run(t *testing.T, env []string, bin string, args ...string) outcome {
 // ratify runs the ratify binary with args in an isolated environment.
 func ratify(t *testing.T, args ...string) outcome {
 	t.Helper()
-	return run(t, isolatedEnv(t), ratifyBin, args...)
+	return run(t, testratify.Env(t), ratifyBin, args...)
 }
 
 // wantExit fails the test now unless the run exited with code.

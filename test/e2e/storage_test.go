@@ -10,6 +10,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/openratify/ratify/internal/testpki"
+	"github.com/openratify/ratify/internal/testratify"
 	"github.com/openratify/ratify/internal/testregistry"
 )
 
@@ -27,13 +28,13 @@ func TestNotationStorage(t *testing.T) {
 				r := testregistry.New(t, testregistry.Options{Referrers: k.referrers})
 				root, signer := newSigner(t)
 				n := newNotation(t)
-				n.addKey("e2e", signer)
+				n.AddKey("e2e", signer)
 				subject, ref := pushImage(t, r, "app")
 				var flags []string
 				if !forceTag {
 					flags = []string{"--force-referrers-tag=false"}
 				}
-				n.sign("e2e", ref, flags...)
+				n.Sign("e2e", ref, flags...)
 
 				// notation writes a referrers tag schema index unless it
 				// may use the referrers API and the registry has one.
@@ -59,7 +60,7 @@ func TestNotationStorage(t *testing.T) {
 				}
 				wantSignatureManifest(t, r, "app", sigs[0], subject)
 
-				res := verify(t, ref, writeConfig(t, trustConfig{CA: []*x509.Certificate{root.Cert}}), exitPassed)
+				res := verify(t, ref, writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}}), exitPassed)
 				wantReports(t, res, 1)
 				wantSignedBy(t, res.VerifierReports[0], sigs[0].Digest.String(), signer, root)
 			})
@@ -97,7 +98,7 @@ func wantSignatureManifest(t *testing.T, r *testregistry.Registry, repo string, 
 func TestVerifyRequestCount(t *testing.T) {
 	forEachRegistry(t, func(t *testing.T, r *testregistry.Registry, k registryKind) {
 		ref, root, _ := signed(t, r, k, "counted")
-		config := writeConfig(t, trustConfig{CA: []*x509.Certificate{root.Cert}})
+		config := writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}})
 		r.Reset()
 		verify(t, ref, config, exitPassed)
 		n, limit := r.Total(), 4
@@ -112,9 +113,9 @@ func TestVerifyArtifactTypeFilter(t *testing.T) {
 	forEachRegistry(t, func(t *testing.T, r *testregistry.Registry, k registryKind) {
 		root, signer := newSigner(t)
 		n := newNotation(t)
-		n.addKey("e2e", signer)
+		n.AddKey("e2e", signer)
 		subject, ref := pushImage(t, r, "filtered")
-		n.sign("e2e", ref, storeFlags(k)...)
+		n.Sign("e2e", ref, storeFlags(k)...)
 		r.PushArtifact(t, "filtered", testregistry.Artifact{
 			ArtifactType: sbomType, Subject: &subject,
 			LayerMediaType: sbomType, Layer: []byte(`{"spdxVersion":"SPDX-2.3"}`),
@@ -122,7 +123,7 @@ func TestVerifyArtifactTypeFilter(t *testing.T) {
 		if got := listReferrers(t, r, k, "filtered", subject.Digest); len(got) != 2 {
 			t.Fatalf("registry lists %d referrers, want 2", len(got))
 		}
-		config := writeConfig(t, trustConfig{CA: []*x509.Certificate{root.Cert}})
+		config := writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}})
 
 		for _, tc := range []struct {
 			types   []string

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/openratify/ratify/internal/testpki"
+	"github.com/openratify/ratify/internal/testratify"
 	"github.com/openratify/ratify/internal/testregistry"
 )
 
@@ -95,7 +96,7 @@ func TestVerifyNotationSignature(t *testing.T) {
 				if len(sigs) != 1 {
 					t.Fatalf("registry lists %d signatures, want 1", len(sigs))
 				}
-				config := writeConfig(t, trustConfig{CA: []*x509.Certificate{root.Cert}})
+				config := writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}})
 				// By digest, and by tag (which ratify resolves and pins).
 				for _, query := range []string{ref, subject + ":v1"} {
 					res := verify(t, query, config, exitPassed)
@@ -116,11 +117,11 @@ func TestVerifyIntermediateCA(t *testing.T) {
 		inter := must(root.NewIntermediateCA(testpki.CertOptions{}))(t)
 		signer := must(inter.NewCodeSigning(testpki.CertOptions{}))(t)
 		n := newNotation(t)
-		n.addKey("leaf", signer) // the chain file holds leaf, intermediate and root
+		n.AddKey("leaf", signer) // the chain file holds leaf, intermediate and root
 		_, ref := pushImage(t, r, "chained")
-		n.sign("leaf", ref, storeFlags(k)...)
+		n.Sign("leaf", ref, storeFlags(k)...)
 
-		res := verify(t, ref, writeConfig(t, trustConfig{CA: []*x509.Certificate{root.Cert}}), exitPassed)
+		res := verify(t, ref, writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}}), exitPassed)
 		wantReports(t, res, 1)
 		sig := signatureManifests(t, r, k, "chained", digestOf(ref))[0]
 		wantSignedBy(t, res.VerifierReports[0], sig.String(), signer, inter)
@@ -136,7 +137,7 @@ func TestVerifyTimestamped(t *testing.T) {
 	forEachRegistry(t, func(t *testing.T, r *testregistry.Registry, k registryKind) {
 		ref, root, signer := signed(t, r, k, "stamped", "--timestamp-url", tsa.URL, "--timestamp-root-cert", tsaRoot)
 
-		res := verify(t, ref, writeConfig(t, trustConfig{CA: []*x509.Certificate{root.Cert}, TSA: tsa.Root}), exitPassed)
+		res := verify(t, ref, writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}, TSA: tsa.Root}), exitPassed)
 		wantReports(t, res, 1)
 		rep := res.VerifierReports[0]
 		wantSignedBy(t, rep, signatureManifests(t, r, k, "stamped", digestOf(ref))[0].String(), signer, root)
@@ -145,7 +146,7 @@ func TestVerifyTimestamped(t *testing.T) {
 		}
 
 		// The timestamp is checked: a tsa trust store with another root fails it.
-		res = verify(t, ref, writeConfig(t, trustConfig{CA: []*x509.Certificate{root.Cert}, TSA: otherTSA.Cert}), exitFailed)
+		res = verify(t, ref, writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}, TSA: otherTSA.Cert}), exitFailed)
 		wantReports(t, res, 1)
 		if rep := res.VerifierReports[0]; rep.IsSuccess || !strings.Contains(rep.ErrorReason, "timestamp") {
 			t.Errorf("report = %+v, want a failed timestamp", rep)
@@ -158,22 +159,22 @@ func TestVerifyAnyAndAll(t *testing.T) {
 		root, trusted := newSigner(t)
 		_, stranger := newSigner(t)
 		n := newNotation(t)
-		n.addKey("stranger", stranger)
-		n.addKey("trusted", trusted)
+		n.AddKey("stranger", stranger)
+		n.AddKey("trusted", trusted)
 		_, ref := pushImage(t, r, "twice")
-		n.sign("stranger", ref, storeFlags(k)...)
-		n.sign("trusted", ref, append(storeFlags(k), "--signature-format", "cose")...)
+		n.Sign("stranger", ref, storeFlags(k)...)
+		n.Sign("trusted", ref, append(storeFlags(k), "--signature-format", "cose")...)
 		if sigs := signatureManifests(t, r, k, "twice", digestOf(ref)); len(sigs) != 2 {
 			t.Fatalf("registry lists %d signatures, want 2", len(sigs))
 		}
 
-		res := verify(t, ref, writeConfig(t, trustConfig{CA: []*x509.Certificate{root.Cert}, Rule: "any"}), exitPassed)
+		res := verify(t, ref, writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}, Rule: "any"}), exitPassed)
 		wantReports(t, res, 2)
 		if passed := countPassed(res); passed != 1 {
 			t.Errorf("%d reports passed, want 1: %+v", passed, res.VerifierReports)
 		}
 
-		res = verify(t, ref, writeConfig(t, trustConfig{CA: []*x509.Certificate{root.Cert}, Rule: "all"}), exitFailed)
+		res = verify(t, ref, writeConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}, Rule: "all"}), exitFailed)
 		wantReports(t, res, 2)
 		if passed := countPassed(res); passed != 1 {
 			t.Errorf("%d reports passed, want 1: %+v", passed, res.VerifierReports)

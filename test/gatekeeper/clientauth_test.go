@@ -36,7 +36,7 @@ func TestClientCertificateRequired(t *testing.T) {
 			// One engine at a time: newGatekeeper drops the connections
 			// Gatekeeper's shared HTTP client kept from the previous one.
 			gk := newGatekeeper(t, gatekeeperOptions{
-				Template: defaultTemplate, ProviderAddr: r.Addr, CABundle: m.CABundle(t),
+				Template: defaultTemplate, ProviderAddr: r.Provider, CABundle: m.CABundle(t),
 				ClientCert: tc.clientCert, ClientKey: tc.clientKey,
 			})
 			got := gk.review(t, req)
@@ -62,7 +62,7 @@ func TestCertificateRotation(t *testing.T) {
 	im, m := newImages(t, nil), newTLSMaterial(t)
 	r := startRatify(t, m, im.config(t, 60000))
 	req := createRequest(t, "default", pod{Containers: []string{im.signed(t, "app")}})
-	old := gatekeeperOptions{Template: defaultTemplate, ProviderAddr: r.Addr, CABundle: m.CABundle(t),
+	old := gatekeeperOptions{Template: defaultTemplate, ProviderAddr: r.Provider, CABundle: m.CABundle(t),
 		ClientCert: m.ClientCert, ClientKey: m.ClientKey}
 	wantDenials(t, newGatekeeper(t, old).review(t, req))
 
@@ -76,7 +76,7 @@ func TestCertificateRotation(t *testing.T) {
 	if len(got) != 1 || !strings.HasPrefix(got[0], prefix) || !strings.Contains(got[0], "x509: ") {
 		t.Errorf("with the old CA: denials %q; want one, %q... about the certificate", got, prefix)
 	}
-	wantDenials(t, newGatekeeper(t, gatekeeperOptions{Template: defaultTemplate, ProviderAddr: r.Addr,
+	wantDenials(t, newGatekeeper(t, gatekeeperOptions{Template: defaultTemplate, ProviderAddr: r.Provider,
 		CABundle: rotated.CABundle(t), ClientCert: rotated.ClientCert, ClientKey: rotated.ClientKey}).review(t, req))
 }
 
@@ -92,7 +92,7 @@ func TestTLS13Only(t *testing.T) {
 		version uint16
 		wantErr bool
 	}{{tls.VersionTLS13, false}, {tls.VersionTLS12, true}} {
-		conn, err := tls.Dial("tcp", r.Addr, &tls.Config{RootCAs: cas, Certificates: []tls.Certificate{cert},
+		conn, err := tls.Dial("tcp", r.Provider, &tls.Config{RootCAs: cas, Certificates: []tls.Certificate{cert},
 			MinVersion: tc.version, MaxVersion: tc.version})
 		if err == nil {
 			err = conn.Handshake()

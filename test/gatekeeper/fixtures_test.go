@@ -2,6 +2,7 @@ package gatekeeper
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/openratify/ratify/internal/testpki"
+	"github.com/openratify/ratify/internal/testratify"
 	"github.com/openratify/ratify/internal/testregistry"
 )
 
@@ -45,7 +47,8 @@ func newImages(t *testing.T, handler func(http.Handler) http.Handler) *images {
 // verificationRequestTimeout timeoutMS.
 func (im *images) config(t *testing.T, timeoutMS int) string {
 	t.Helper()
-	return writeConfig(t, testpki.EncodePEM(im.root.Root()), timeoutMS)
+	return testratify.WriteConfig(t, testratify.ConfigOptions{
+		CA: []*x509.Certificate{im.root.Root()}, Name: "gatekeeper", TimeoutMS: timeoutMS})
 }
 
 // unsigned pushes an image to repo, tagged v1, and returns its reference

@@ -19,61 +19,29 @@
 package gatekeeper
 
 import (
-	"errors"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/openratify/ratify/internal/testratify"
 )
 
-// The ratify binary under test and the module's root directory. TestMain
-// sets them once, before any test runs; tests only read them.
-var (
-	ratifyBin  string
-	moduleRoot string
-)
+// ratifyBin is the ratify binary under test. TestMain sets it once, before
+// any test runs; tests only read it.
+var ratifyBin string
 
+// TestMain builds ratify (internal/testratify), then runs the tests.
 func TestMain(m *testing.M) {
-	code, err := setup(m)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "gatekeeper: %v\n", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
-
-// setup builds ratify, runs the tests and removes the build directory. An
-// error means ratify could not be built.
-func setup(m *testing.M) (int, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return 0, fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return 0, errors.New("not inside the ratify module (go env GOMOD is empty)")
-	}
-	moduleRoot = filepath.Dir(gomod)
-
-	dir, err := os.MkdirTemp("", "ratify-gatekeeper-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-	ratifyBin = filepath.Join(dir, "ratify")
-	build := exec.Command("go", "build", "-o", ratifyBin, "./cmd/ratify")
-	build.Dir = moduleRoot
-	if output, err := build.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("go build ./cmd/ratify: %w\n%s", err, output)
-	}
-	return m.Run(), nil
+	testratify.Main(m, "gatekeeper", func() (err error) {
+		ratifyBin, err = testratify.Build()
+		return err
+	})
 }
 
 // libraryFile returns the path of a file under library/, by its path there.
+// Building ratify found the module root, so it is known here.
 func libraryFile(path string) string {
-	return filepath.Join(moduleRoot, "library", filepath.FromSlash(path))
+	root, _ := testratify.ModuleRoot()
+	return filepath.Join(root, "library", filepath.FromSlash(path))
 }
 
 // must(f())(t) returns the value of f, failing t now if f returned an

@@ -24,7 +24,7 @@ func TestMutationProvider(t *testing.T) {
 	r := startRatify(t, m, im.config(t, 60000))
 	provider := loadProvider(t, "ratify-mutation-provider")
 	u := must(url.Parse(provider.Spec.URL))(t)
-	u.Host = r.Addr
+	u.Host = r.Provider
 	provider.Spec.URL, provider.Spec.CABundle, provider.Spec.Timeout = u.String(), m.CABundle(t), providerTimeout
 	externaldata.DefaultClientCache().Invalidate(provider.Name)
 	t.Cleanup(func() { externaldata.DefaultClientCache().Invalidate(provider.Name) })

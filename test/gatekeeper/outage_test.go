@@ -31,7 +31,7 @@ func TestRegistryOutageDenied(t *testing.T) {
 	m := newTLSMaterial(t)
 	// A deadline far above the time ratify's bounded retries of a 503 take.
 	r := startRatify(t, m, im.config(t, 10000))
-	proxy := newRecordingProxy(t, m, r.Addr)
+	proxy := newRecordingProxy(t, m, r.Provider)
 	gk := newGatekeeper(t, gatekeeperOptions{Template: defaultTemplate, ProviderAddr: proxy.Addr,
 		CABundle: m.CABundle(t), ClientCert: m.ClientCert, ClientKey: m.ClientKey})
 	signed := im.signed(t, "app")

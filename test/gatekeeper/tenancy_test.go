@@ -14,7 +14,7 @@ import (
 func TestMultiTenancyTemplate(t *testing.T) {
 	im, m := newImages(t, nil), newTLSMaterial(t)
 	r := startRatify(t, m, im.config(t, 60000))
-	proxy := newRecordingProxy(t, m, r.Addr)
+	proxy := newRecordingProxy(t, m, r.Provider)
 	gk := newGatekeeper(t, gatekeeperOptions{
 		Template: "multi-tenancy/template.yaml", ProviderAddr: proxy.Addr, CABundle: m.CABundle(t),
 		ClientCert: m.ClientCert, ClientKey: m.ClientKey,

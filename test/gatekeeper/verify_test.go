@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/openratify/ratify/internal/testpki"
+	"github.com/openratify/ratify/internal/testratify"
 	"github.com/openratify/ratify/internal/testregistry"
 )
 
@@ -18,7 +19,7 @@ const defaultTemplate = "default/template.yaml"
 type cluster struct {
 	images *images
 	tls    *tlsMaterial
-	ratify *ratifyServer
+	ratify *testratify.Server
 	gk     *gatekeeper
 }
 
@@ -36,7 +37,7 @@ func newClusterWith(t *testing.T, template string, timeoutMS int, im *images) *c
 	c := &cluster{images: im, tls: newTLSMaterial(t)}
 	c.ratify = startRatify(t, c.tls, c.images.config(t, timeoutMS))
 	c.gk = newGatekeeper(t, gatekeeperOptions{
-		Template: template, ProviderAddr: c.ratify.Addr, CABundle: c.tls.CABundle(t),
+		Template: template, ProviderAddr: c.ratify.Provider, CABundle: c.tls.CABundle(t),
 		ClientCert: c.tls.ClientCert, ClientKey: c.tls.ClientKey,
 	})
 	return c
@@ -126,7 +127,7 @@ func TestExcludedNamespaceNotReviewed(t *testing.T) {
 func TestGatekeeperResponseCache(t *testing.T) {
 	im, m := newImages(t, nil), newTLSMaterial(t)
 	r := startRatify(t, m, im.config(t, 60000))
-	proxy := newRecordingProxy(t, m, r.Addr)
+	proxy := newRecordingProxy(t, m, r.Provider)
 	gk := newGatekeeper(t, gatekeeperOptions{Template: defaultTemplate, ProviderAddr: proxy.Addr,
 		CABundle: m.CABundle(t), ClientCert: m.ClientCert, ClientKey: m.ClientKey, ResponseCacheTTL: time.Hour})
 	signed, unsigned := im.signed(t, "app"), im.unsigned(t, "unsigned")
