@@ -7,7 +7,15 @@ import (
 	"path/filepath"
 	"time"
 
+	"oras.land/oras-go/v2/registry/remote/auth"
+
 	"github.com/openratify/ratify"
+	"github.com/openratify/ratify/auth/awsecr"
+	"github.com/openratify/ratify/auth/azure"
+	"github.com/openratify/ratify/auth/k8secrets"
+	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/keys"
+	"github.com/openratify/ratify/keys/azurekeyvault"
 	"github.com/openratify/ratify/policy/configpolicy"
 	"github.com/openratify/ratify/store/registry"
 	"github.com/openratify/ratify/verifier/notation"
@@ -31,6 +39,13 @@ type BuildOptions struct {
 	WrapStore func(ratify.Store) ratify.Store
 	// OnVerifier, when set, observes every verifier call (see ratify.Executor).
 	OnVerifier func(v ratify.Verifier, d time.Duration, report ratify.Report, err error)
+	// KeyProviders, when set, are the key management providers that
+	// verifiers name, in place of those keyManagementProviders declares
+	// (for providers built elsewhere, such as from Kubernetes resources).
+	KeyProviders map[string]keys.Provider
+	// KeyVault are the runtime settings of Azure Key Vault providers
+	// (credential, transport); the zero value reaches Azure.
+	KeyVault azurekeyvault.Options
 }
 
 // Build turns a validated configuration into a ready Executor.
@@ -46,6 +61,11 @@ func Build(cfg *Config, opts BuildOptions) (*ratify.Executor, error) {
 	policy, err := configpolicy.New(cfg.Policy.Plugin.ArtifactVerificationPolicies)
 	if err != nil {
 		return nil, err
+	}
+	if opts.KeyProviders == nil {
+		if opts.KeyProviders, err = BuildKeyProviders(cfg, opts); err != nil {
+			return nil, err
+		}
 	}
 	verifiers := make([]ratify.Verifier, 0, len(cfg.Verifier.Entries))
 	for i, entry := range cfg.Verifier.Entries {
@@ -93,25 +113,85 @@ func BuildStore(cfg *Config, opts BuildOptions) (*registry.Store, error) {
 			ropts.CABundles[host] = cfg.path(file)
 		}
 	}
-	configPath := ""
-	if p.AuthProvider != nil && p.AuthProvider.ConfigPath != "" {
-		configPath = cfg.path(p.AuthProvider.ConfigPath)
-	}
-	cred, err := registry.DockerCredential(configPath)
-	if err != nil {
+	if err := buildCredential(cfg, p.AuthProvider, opts, &ropts); err != nil {
 		return nil, fmt.Errorf("store.plugins[0].authProvider: %w", err)
 	}
-	ropts.Credential = cred
 	return registry.New(ropts)
+}
+
+// buildCredential sets ropts.Credential from the auth provider a (nil:
+// the docker config), and for k8Secrets re-reads the Secrets when a registry
+// refuses their credentials.
+func buildCredential(cfg *Config, a *AuthProvider, opts BuildOptions, ropts *registry.Options) error {
+	if a == nil {
+		a = &AuthProvider{Name: "dockerConfig"}
+	}
+	var (
+		cred auth.CredentialFunc
+		err  error
+	)
+	switch a.Name {
+	case "dockerConfig":
+		cred, err = registry.DockerCredential(cfg.path(a.ConfigPath))
+	case "azureWorkloadIdentity", "azureManagedIdentity":
+		aopts := azure.Options{ClientID: a.ClientID, TenantID: a.TenantID, Endpoints: a.Endpoints, Transport: opts.Transport}
+		if a.Name == "azureWorkloadIdentity" {
+			cred, err = azure.WorkloadIdentity(aopts)
+		} else {
+			cred, err = azure.ManagedIdentity(aopts)
+		}
+	case "awsEcrBasic":
+		var client *http.Client
+		if opts.Transport != nil {
+			client = &http.Client{Transport: opts.Transport}
+		}
+		cred, err = awsecr.New(awsecr.Options{HTTPClient: client})
+	case "k8Secrets":
+		cluster, cerr := k8secrets.Connect()
+		if cerr != nil {
+			return cerr
+		}
+		refs := make([]k8secrets.SecretRef, len(a.Secrets))
+		for i, s := range a.Secrets {
+			refs[i] = k8secrets.SecretRef{Name: s.SecretName, Namespace: s.Namespace}
+		}
+		p := k8secrets.New(cluster, k8secrets.Options{ServiceAccountName: a.ServiceAccountName, Secrets: refs})
+		cred = p.Credential
+		observe := ropts.OnResponse
+		ropts.OnResponse = func(host string, status int) {
+			if status == http.StatusUnauthorized || status == http.StatusForbidden {
+				p.Refused(host)
+			}
+			if observe != nil {
+				observe(host, status)
+			}
+		}
+	default:
+		err = fmt.Errorf("unknown auth provider %q: %w", a.Name, errdef.ErrInvalidConfig)
+	}
+	if err != nil {
+		return err
+	}
+	ropts.Credential = cred
+	return nil
 }
 
 func buildVerifier(cfg *Config, entry VerifierEntry, opts BuildOptions) (ratify.Verifier, error) {
 	n := entry.Notation
-	certs := make([]string, len(n.VerificationCerts))
-	for i, c := range n.VerificationCerts {
-		certs[i] = cfg.path(c)
+	var certs []string
+	if len(n.VerificationCertStores) == 0 { // as in Ratify v1, stores supersede verificationCerts
+		for _, c := range n.VerificationCerts {
+			certs = append(certs, cfg.path(c))
+		}
+	}
+	ts, err := certStoresTrustStore(n.VerificationCertStores, opts.KeyProviders)
+	if err != nil {
+		return nil, err
 	}
 	nopts := notation.Options{}
+	if ts != nil {
+		nopts.TrustStore = ts
+	}
 	if cfg.CRL.CacheEnabled() {
 		nopts.CRLCacheDir = opts.CRLCacheDir
 		if nopts.CRLCacheDir == "" {

@@ -33,6 +33,9 @@ type Config struct {
 	Executor ExecutorSection `json:"executor"`
 	CRL      CRLSection      `json:"crl"`
 	Logger   LoggerSection   `json:"logger"`
+	// KeyManagementProviders is a ratify extension: key management
+	// providers for the CLI and config.json (see KeyProviders).
+	KeyManagementProviders KeyProviders `json:"keyManagementProviders"`
 
 	// Dir is the directory of the file the config was read from; relative
 	// paths in the config (certificate directories) are resolved against it.
@@ -103,6 +106,9 @@ func Parse(data []byte) (*Config, error) {
 	if err := cfg.Verifier.decode(); err != nil {
 		return nil, err
 	}
+	if err := cfg.KeyManagementProviders.decode(); err != nil {
+		return nil, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -118,6 +124,7 @@ func (c *Config) Validate() error {
 		c.Verifier.validate(),
 		c.Executor.validate(),
 		c.Logger.validate(),
+		c.checkKeyReferences(),
 	)
 }
 

@@ -3,9 +3,12 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/notaryproject/notation-go/verifier/trustpolicy"
+
+	"github.com/openratify/ratify/auth/azure"
 )
 
 // StoreSection is config.json's "store": where subjects and their referrers are read from.
@@ -30,17 +33,78 @@ type StorePlugin struct {
 	RegistryCABundles map[string]string `json:"registryCABundles"`
 }
 
-// AuthProvider says where registry credentials come from (store.plugins[].authProvider).
+// AuthProvider says where registry credentials come from
+// (store.plugins[].authProvider), with Ratify v1's provider names and fields.
 type AuthProvider struct {
-	// Name is dockerConfig, k8Secrets, azureWorkloadIdentity, azureManagedIdentity or awsEcrBasic.
+	// Name is dockerConfig, k8Secrets, azureWorkloadIdentity,
+	// azureManagedIdentity or awsEcrBasic.
 	Name string `json:"name"`
 	// ConfigPath is the docker config file (dockerConfig); default ~/.docker/config.json.
 	ConfigPath string `json:"configPath"`
-	// Fields of the other providers, accepted so that Ratify v1 files decode.
-	ServiceAccountName string            `json:"serviceAccountName"`
-	Secrets            []json.RawMessage `json:"secrets"`
-	ClientID           string            `json:"clientID"`
-	TenantID           string            `json:"tenantID"`
+	// ServiceAccountName is the service account whose imagePullSecrets are
+	// read (k8Secrets); default "default", in ratify's namespace.
+	ServiceAccountName string `json:"serviceAccountName"`
+	// Secrets are dockerconfigjson Secrets read before the service
+	// account's (k8Secrets).
+	Secrets []K8sSecret `json:"secrets"`
+	// ClientID is the Microsoft Entra identity (azureWorkloadIdentity,
+	// azureManagedIdentity); default $AZURE_CLIENT_ID, or the system-assigned
+	// managed identity.
+	ClientID string `json:"clientID"`
+	// TenantID is the Microsoft Entra tenant (Azure providers); default $AZURE_TENANT_ID.
+	TenantID string `json:"tenantID"`
+	// Endpoints lists the registry hosts the Azure providers get tokens for
+	// (the chart's oras.authProviders.azureContainerRegistryEndpoints):
+	// "host", "host:port" or "*.domain" (one label); default *.azurecr.io,
+	// *.azurecr.us and *.azurecr.cn.
+	Endpoints []string `json:"endpoints"`
+}
+
+// K8sSecret names a Secret of type kubernetes.io/dockerconfigjson (or
+// kubernetes.io/dockercfg) for the k8Secrets provider.
+type K8sSecret struct {
+	SecretName string `json:"secretName"`
+	// Namespace defaults to ratify's own ($RATIFY_NAMESPACE).
+	Namespace string `json:"namespace"`
+}
+
+func (a *AuthProvider) validate(path string) error {
+	var allowed []string
+	switch a.Name {
+	case "dockerConfig":
+		allowed = []string{"configPath"}
+	case "k8Secrets":
+		allowed = []string{"serviceAccountName", "secrets"}
+		for i, s := range a.Secrets {
+			if s.SecretName == "" {
+				return invalid(fmt.Sprintf("%s.secrets[%d].secretName", path, i), "missing")
+			}
+		}
+	case "azureWorkloadIdentity", "azureManagedIdentity":
+		allowed = []string{"clientID", "tenantID", "endpoints"}
+		if _, err := azure.NewEndpoints(a.Endpoints); err != nil {
+			return invalid(path+".endpoints", "%v", err)
+		}
+	case "awsEcrBasic":
+	case "":
+		return invalid(path+".name", "missing (dockerConfig, k8Secrets, azureWorkloadIdentity, azureManagedIdentity or awsEcrBasic)")
+	default:
+		return invalid(path+".name", "unknown auth provider %q (dockerConfig, k8Secrets, azureWorkloadIdentity, azureManagedIdentity or awsEcrBasic)", a.Name)
+	}
+	set := map[string]bool{
+		"configPath":         a.ConfigPath != "",
+		"serviceAccountName": a.ServiceAccountName != "",
+		"secrets":            len(a.Secrets) > 0,
+		"clientID":           a.ClientID != "",
+		"tenantID":           a.TenantID != "",
+		"endpoints":          len(a.Endpoints) > 0,
+	}
+	for _, field := range []string{"configPath", "serviceAccountName", "secrets", "clientID", "tenantID", "endpoints"} {
+		if set[field] && !slices.Contains(allowed, field) {
+			return invalid(path+"."+field, "is not a field of the %s auth provider", a.Name)
+		}
+	}
+	return nil
 }
 
 func (s *StoreSection) validate() error {
@@ -55,13 +119,7 @@ func (s *StoreSection) validate() error {
 		return invalid("store.plugins[0].name", "unknown store %q (supported: oras)", p.Name)
 	}
 	if p.AuthProvider != nil {
-		switch p.AuthProvider.Name {
-		case "dockerConfig":
-		case "k8Secrets", "azureWorkloadIdentity", "azureManagedIdentity", "awsEcrBasic":
-			return invalid("store.plugins[0].authProvider.name", "%q is not available in this version of ratify (available: dockerConfig)", p.AuthProvider.Name)
-		default:
-			return invalid("store.plugins[0].authProvider.name", "unknown auth provider %q", p.AuthProvider.Name)
-		}
+		return p.AuthProvider.validate("store.plugins[0].authProvider")
 	}
 	return nil
 }

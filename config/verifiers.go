@@ -60,9 +60,10 @@ type NotationVerifier struct {
 	VerifierCommon
 	// VerificationCerts lists directories (or files) of trusted certificates.
 	VerificationCerts []string `json:"verificationCerts"`
-	// VerificationCertStores maps trust stores to key management providers;
-	// accepted for Ratify v1 compatibility, refused until providers exist.
-	VerificationCertStores json.RawMessage `json:"verificationCertStores"`
+	// VerificationCertStores maps trust stores to key management providers
+	// of keyManagementProviders, in either of Ratify v1's forms (see
+	// CertStores). With it, verificationCerts may be empty.
+	VerificationCertStores CertStores `json:"verificationCertStores"`
 	// TrustPolicyDoc is a Notary Project trust policy document (version 1.0).
 	TrustPolicyDoc trustPolicyDocument `json:"trustPolicyDoc"`
 }
@@ -118,14 +119,11 @@ func (n *NotationVerifier) validate(path string) error {
 	if len(n.ArtifactTypes) == 0 {
 		n.ArtifactTypes = List{NotationArtifactType}
 	}
-	if s := string(n.VerificationCertStores); s != "" && s != "null" && s != "{}" {
-		return invalid(path+".verificationCertStores", "key management providers are not available in this version of ratify; use verificationCerts")
-	}
 	if len(n.Source) > 0 && string(n.Source) != "null" {
 		return invalid(path+".source", "downloading verifier plugins is not supported")
 	}
-	if len(n.VerificationCerts) == 0 {
-		return invalid(path+".verificationCerts", "no certificate directories given; nothing would be trusted")
+	if len(n.VerificationCerts) == 0 && len(n.VerificationCertStores) == 0 {
+		return invalid(path+".verificationCerts", "no certificate directories and no verificationCertStores given; nothing would be trusted")
 	}
 	if err := n.TrustPolicyDoc.Validate(); err != nil {
 		return invalid(path+".trustPolicyDoc", "%v", err)

@@ -36,8 +36,8 @@ func TestStatus(t *testing.T) {
 			return &v1beta1.Verifier{ObjectMeta: objMeta("", "verifier-kmp"), Spec: v1beta1.VerifierSpec{
 				Name: "notation", ArtifactTypes: notationType, Parameters: raw(t, `{"verificationCertStores":{"certs":["kmp-inline"]},"trustPolicyDoc":`+trustPolicy+`}`)}}
 		}, v1beta1.ResourceStatus{
-			Error:      "verifier.plugins[0].verificationCertStores: key management providers are not available in this version of ratify; use verificationCerts: invalid configuration",
-			BriefError: "verificationCertStores: key management providers are not available in this version of ratify; use verificationCerts"}},
+			Error:      `verifier.plugins[0].verificationCertStores.ca.certs[0]: no key management provider named "kmp-inline" (declare it in keyManagementProviders): invalid configuration`,
+			BriefError: `verificationCertStores.ca.certs[0]: no key management provider named "kmp-inline" (declare it in keyManagementProviders)`}},
 		{"verifier of an unavailable type", func() client.Object {
 			return &v1beta1.Verifier{ObjectMeta: objMeta("", "verifier-cosign"), Spec: v1beta1.VerifierSpec{
 				Name: "cosign", ArtifactTypes: "application/vnd.dev.cosign.artifact.sig.v1+json"}}
@@ -83,12 +83,12 @@ func TestStatus(t *testing.T) {
 		}, v1beta1.ResourceStatus{
 			Error:      "spec.source: downloading store plugins is not supported: unsupported",
 			BriefError: "spec.source: downloading store plugins is not supported"}},
-		{"store with an unavailable auth provider", func() client.Object {
+		{"store with an unknown auth provider", func() client.Object {
 			return &v1beta1.NamespacedStore{ObjectMeta: objMeta("team-a", "store-k8s-secrets"), Spec: v1beta1.StoreSpec{
-				Name: "oras", Parameters: raw(t, `{"authProvider":{"name":"k8Secrets"}}`)}}
+				Name: "oras", Parameters: raw(t, `{"authProvider":{"name":"k8sSecrets"}}`)}}
 		}, v1beta1.ResourceStatus{
-			Error:      `store.plugins[0].authProvider.name: "k8Secrets" is not available in this version of ratify (available: dockerConfig): invalid configuration`,
-			BriefError: `authProvider.name: "k8Secrets" is not available in this version of ratify (available: dockerConfig)`}},
+			Error:      `store.plugins[0].authProvider.name: unknown auth provider "k8sSecrets" (dockerConfig, k8Secrets, azureWorkloadIdentity, azureManagedIdentity or awsEcrBasic): invalid configuration`,
+			BriefError: shorten(`authProvider.name: unknown auth provider "k8sSecrets" (dockerConfig, k8Secrets, azureWorkloadIdentity, azureManagedIdentity or awsEcrBasic)`)}},
 		{"good policy", func() client.Object {
 			return &v1beta1.Policy{ObjectMeta: objMeta("", "ratify-policy"), Spec: v1beta1.PolicySpec{
 				Type: "config-policy", Parameters: raw(t, `{"artifactVerificationPolicies":{"default":"any"}}`)}}

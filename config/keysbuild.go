@@ -1,0 +1,82 @@
+package config
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+
+	"github.com/notaryproject/notation-go/verifier/truststore"
+
+	"github.com/openratify/ratify/keys"
+	"github.com/openratify/ratify/keys/azurekeyvault"
+	"github.com/openratify/ratify/keys/files"
+	"github.com/openratify/ratify/keys/inline"
+	"github.com/openratify/ratify/verifier/notation"
+)
+
+// BuildKeyProviders builds the providers keyManagementProviders declares,
+// by name. Nothing is fetched yet: providers read their sources when a
+// verification first asks for their material.
+func BuildKeyProviders(cfg *Config, opts BuildOptions) (map[string]keys.Provider, error) {
+	out := make(map[string]keys.Provider, len(cfg.KeyManagementProviders))
+	for i, k := range cfg.KeyManagementProviders {
+		p, err := buildKeyProvider(cfg, k, opts)
+		if err != nil {
+			return nil, fmt.Errorf("keyManagementProviders[%d] (%s): %w", i, k.Name, err)
+		}
+		out[k.Name] = p
+	}
+	return out, nil
+}
+
+func buildKeyProvider(cfg *Config, k KeyProvider, opts BuildOptions) (keys.Provider, error) {
+	switch {
+	case k.Inline != nil:
+		return inline.New(k.Name, *k.Inline)
+	case k.Files != nil:
+		fc := *k.Files
+		fc.Paths = make([]string, len(k.Files.Paths))
+		for i, p := range k.Files.Paths {
+			fc.Paths[i] = cfg.path(p)
+		}
+		return files.New(fc)
+	case k.AzureKeyVault != nil:
+		return azurekeyvault.New(*k.AzureKeyVault, opts.KeyVault)
+	}
+	return nil, invalid("keyManagementProviders", "provider %q has no parameters", k.Name)
+}
+
+// certStoresTrustStore returns the trust store serving a notation
+// verifier's verificationCertStores from providers, or nil when it has none.
+func certStoresTrustStore(stores CertStores, providers map[string]keys.Provider) (notation.SourceTrustStore, error) {
+	if len(stores) == 0 {
+		return nil, nil
+	}
+	ts := notation.SourceTrustStore{}
+	for typ, byName := range stores {
+		t := truststore.Type(typ)
+		ts[t] = map[string][]notation.CertificateSource{}
+		for name, refs := range byName {
+			for _, ref := range refs {
+				p, ok := providers[ref]
+				if !ok {
+					return nil, invalid("verificationCertStores."+typ+"."+name, "no key management provider named %q", ref)
+				}
+				ts[t][name] = append(ts[t][name], providerCerts{p})
+			}
+		}
+	}
+	return ts, nil
+}
+
+// providerCerts serves a key management provider's certificates to a
+// notation trust store.
+type providerCerts struct{ p keys.Provider }
+
+func (c providerCerts) Certificates(ctx context.Context) ([]*x509.Certificate, error) {
+	m, err := c.p.Material(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return m.X509(), nil
+}
