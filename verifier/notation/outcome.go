@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/openratify/ratify/errdef"
 	"strings"
 	"time"
 
@@ -150,6 +151,8 @@ func describeAuthenticity(err error, policy *trustpolicy.TrustPolicy) (reason, r
 	var noCert truststore.CertificateError
 	var noTrust notation.VerificationInconclusiveError
 	switch {
+	case errors.Is(err, errdef.ErrTrustMaterialUnavailable):
+		return "the trust stores' certificates could not be read", "check the key management providers (their status names the failure)", true
 	case errors.As(err, &untrusted):
 		return "signature is not produced by a trusted signer", fmt.Sprintf(
 			"add the signer's root CA certificate to verificationCerts, for a trust store of trust policy %q", policy.Name), false

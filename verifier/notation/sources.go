@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/openratify/ratify/errdef"
 	"slices"
 
 	"github.com/notaryproject/notation-go/verifier/truststore"
@@ -53,7 +54,7 @@ func (s SourceTrustStore) GetCertificates(ctx context.Context, typ truststore.Ty
 	}
 	if len(certs) == 0 {
 		if len(errs) > 0 {
-			err := errors.Join(errs...)
+			err := fmt.Errorf("%w: %w", errdef.ErrTrustMaterialUnavailable, errors.Join(errs...))
 			return nil, truststore.TrustStoreError{Msg: fmt.Sprintf("trust store %s:%s: %v", typ, name, err), InnerError: err}
 		}
 		return nil, truststore.TrustStoreError{Msg: fmt.Sprintf("trust store %s:%s: its key management providers serve no certificate", typ, name)}
