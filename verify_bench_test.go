@@ -26,20 +26,7 @@ func signedImage(tb testing.TB, reg *testregistry.Registry) (tagRef, digestRef, 
 		tb.Fatal(err)
 	}
 	subject := reg.PushImage(tb, "bench/app", "v1")
-	envelope, err := leaf.Sign(context.Background(), subject, testpki.SignOptions{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sig, err := testpki.NewSignature(subject, testpki.MediaTypeJWS, envelope)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for d, c := range sig.Contents() {
-		if d != sig.ManifestDescriptor.Digest {
-			reg.PushBlob(tb, "bench/app", "application/octet-stream", c)
-		}
-	}
-	reg.PushManifest(tb, "bench/app", "", sig.ManifestDescriptor.MediaType, sig.Manifest)
+	reg.Sign(tb, "bench/app", subject, leaf)
 
 	dir := tb.TempDir()
 	if err := testpki.WritePEM(filepath.Join(dir, "certs", "root.pem"), root.Cert); err != nil {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -95,20 +94,7 @@ func (f *fixture) sign(t testing.TB, repo string, subject ocispec.Descriptor, ca
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := leaf.Sign(context.Background(), subject, testpki.SignOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := testpki.NewSignature(subject, testpki.MediaTypeJWS, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d, c := range sig.Contents() {
-		if d != sig.ManifestDescriptor.Digest {
-			f.reg.PushBlob(t, repo, "application/octet-stream", c)
-		}
-	}
-	f.reg.PushManifest(t, repo, "", sig.ManifestDescriptor.MediaType, sig.Manifest)
+	f.reg.Sign(t, repo, subject, leaf)
 }
 
 // baseConfig is config.json as a map, for tests to modify.
