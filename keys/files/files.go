@@ -8,11 +8,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/openratify/ratify/errdef"
@@ -76,19 +73,7 @@ func read(paths []string, now time.Time) (keys.Material, []keys.Properties, erro
 	var m keys.Material
 	var props []keys.Properties
 	for _, root := range paths {
-		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if path != root && strings.HasPrefix(d.Name(), ".") {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if d.IsDir() {
-				return nil
-			}
+		err := keys.WalkFiles(root, func(path string) error {
 			data, err := readFile(path)
 			if err != nil {
 				return err

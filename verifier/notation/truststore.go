@@ -17,6 +17,7 @@ import (
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/keys"
 )
 
 // maxCertFileSize bounds one certificate file; a bundle of a thousand
@@ -201,25 +202,7 @@ func readStoreDir(dir string, typ truststore.Type) ([]*x509.Certificate, error) 
 
 // loadFlatDir reads every certificate file under dir, recursively.
 func (ts *trustStore) loadFlatDir(dir string) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("verificationCerts: %w: %w", err, errdef.ErrInvalidConfig)
-		}
-		if p != dir && strings.HasPrefix(d.Name(), ".") {
-			// Hidden entries, among them the ..data and ..<timestamp>
-			// directories of Kubernetes volumes, whose files are also
-			// reachable through the visible symbolic links.
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
-		if info, err := os.Stat(p); err == nil && info.IsDir() {
-			return nil // a symbolic link to a directory
-		}
+	err := keys.WalkFiles(dir, func(p string) error {
 		certs, err := readCertFile(p)
 		if err != nil {
 			return err
@@ -227,6 +210,10 @@ func (ts *trustStore) loadFlatDir(dir string) error {
 		ts.addFlat(certs)
 		return nil
 	})
+	if err != nil && !errors.Is(err, errdef.ErrInvalidConfig) {
+		return fmt.Errorf("verificationCerts: %w: %w", err, errdef.ErrInvalidConfig)
+	}
+	return err
 }
 
 // readDir lists dir without its hidden entries, following symbolic links
