@@ -2,21 +2,23 @@ package ratify_test
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
+	"crypto/x509"
 	"testing"
 
 	"github.com/openratify/ratify"
 	"github.com/openratify/ratify/config"
 	"github.com/openratify/ratify/internal/testpki"
+	"github.com/openratify/ratify/internal/testratify"
 	"github.com/openratify/ratify/internal/testregistry"
 )
 
-// signedImage pushes an image with one Notary Project signature to reg and
-// returns its tag and digest references and a config.json trusting the signer.
-func signedImage(tb testing.TB, reg *testregistry.Registry) (tagRef, digestRef, configPath string) {
+// coldSetup starts a registry (with or without the referrers API) holding
+// an image with one Notary Project signature, and returns the registry, a
+// configuration trusting the signer, and the image's reference by digest or
+// by tag.
+func coldSetup(tb testing.TB, referrers, byDigest bool) (*testregistry.Registry, *config.Config, string) {
 	tb.Helper()
+	reg := testregistry.New(tb, testregistry.Options{Referrers: referrers})
 	root, err := testpki.NewRootCA(testpki.CertOptions{})
 	if err != nil {
 		tb.Fatal(err)
@@ -27,29 +29,15 @@ func signedImage(tb testing.TB, reg *testregistry.Registry) (tagRef, digestRef, 
 	}
 	subject := reg.PushImage(tb, "bench/app", "v1")
 	reg.Sign(tb, "bench/app", subject, leaf)
-
-	dir := tb.TempDir()
-	if err := testpki.WritePEM(filepath.Join(dir, "certs", "root.pem"), root.Cert); err != nil {
+	cfg, err := config.Load(testratify.WriteConfig(tb, testratify.ConfigOptions{CA: []*x509.Certificate{root.Cert}}))
+	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg, _ := json.Marshal(map[string]any{
-		"store":  map[string]any{"plugins": []any{map[string]any{"name": "oras", "useHttp": true}}},
-		"policy": map[string]any{"plugin": map[string]any{"name": "configPolicy", "artifactVerificationPolicies": map[string]string{testpki.ArtifactTypeNotation: "any"}}},
-		"verifier": map[string]any{"plugins": []any{map[string]any{
-			"name": "notation", "artifactTypes": testpki.ArtifactTypeNotation, "verificationCerts": []string{"certs"},
-			"trustPolicyDoc": map[string]any{"version": "1.0", "trustPolicies": []any{map[string]any{
-				"name": "all", "registryScopes": []string{"*"}, "signatureVerification": map[string]string{"level": "strict"},
-				"trustStores": []string{"ca:certs"}, "trustedIdentities": []string{"*"},
-			}}},
-		}}},
-		"crl": map[string]any{"cache": map[string]bool{"enabled": false}},
-	})
-	configPath = filepath.Join(dir, "config.json")
-	if err := os.WriteFile(configPath, cfg, 0o600); err != nil {
-		tb.Fatal(err)
+	ref := reg.Host() + "/bench/app:v1"
+	if byDigest {
+		ref = reg.Host() + "/bench/app@" + subject.Digest.String()
 	}
-	host := reg.Host() + "/bench/app"
-	return host + ":v1", host + "@" + subject.Digest.String(), configPath
+	return reg, cfg, ref
 }
 
 // BenchmarkColdVerification verifies a signed image with a new executor and
@@ -68,16 +56,7 @@ func BenchmarkColdVerification(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			reg := testregistry.New(b, testregistry.Options{Referrers: c.referrers})
-			tagRef, digestRef, configPath := signedImage(b, reg)
-			ref := tagRef
-			if c.byDigest {
-				ref = digestRef
-			}
-			cfg, err := config.Load(configPath)
-			if err != nil {
-				b.Fatal(err)
-			}
+			reg, cfg, ref := coldSetup(b, c.referrers, c.byDigest)
 			reg.Reset()
 			b.ResetTimer()
 			for b.Loop() {
@@ -113,16 +92,7 @@ func TestColdVerificationRequests(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			reg := testregistry.New(t, testregistry.Options{Referrers: c.referrers})
-			tagRef, digestRef, configPath := signedImage(t, reg)
-			ref := tagRef
-			if c.byDigest {
-				ref = digestRef
-			}
-			cfg, err := config.Load(configPath)
-			if err != nil {
-				t.Fatal(err)
-			}
+			reg, cfg, ref := coldSetup(t, c.referrers, c.byDigest)
 			exec, err := config.Build(cfg, config.BuildOptions{})
 			if err != nil {
 				t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/openratify/ratify/cache"
 	"github.com/openratify/ratify/config"
+	"github.com/openratify/ratify/errdef"
 )
 
 // Options configure a Server. Zero values take the defaults noted.
@@ -167,7 +168,7 @@ func (s *Server) Run(ctx context.Context) error {
 		provider.TLSConfig = cfg
 		tlsFiles = s.opts.CertDir
 	} else if s.opts.ClientCAFile != "" {
-		return fmt.Errorf("--ca-cert-file needs --cert-dir: mutual TLS needs TLS")
+		return fmt.Errorf("--ca-cert-file needs --cert-dir: mutual TLS needs TLS: %w", errdef.ErrInvalidConfig)
 	}
 	type listener struct {
 		name string

@@ -176,7 +176,7 @@ func TestTLSConfigErrors(t *testing.T) {
 		t.Fatalf("Run with an empty cert dir: %v", err)
 	}
 	g := newFixture(t, setup{server: Options{ClientCAFile: "ca.crt"}})
-	if err := g.srv.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "needs --cert-dir") {
+	if err := g.srv.Run(t.Context()); !errors.Is(err, errdef.ErrInvalidConfig) || !strings.Contains(err.Error(), "needs --cert-dir") {
 		t.Fatalf("Run with a client CA but no TLS: %v", err)
 	}
 }
