@@ -43,6 +43,10 @@ type BuildOptions struct {
 	// verifiers name, in place of those keyManagementProviders declares
 	// (for providers built elsewhere, such as from Kubernetes resources).
 	KeyProviders map[string]keys.Provider
+	// KeyPool, when set, keeps the providers keyManagementProviders
+	// declares alive from one Build to the next (a long-running server's
+	// rebuilds), refreshing them in the background; see KeyPool.
+	KeyPool *KeyPool
 	// KeyVault are the runtime settings of Azure Key Vault providers
 	// (credential, transport); the zero value reaches Azure.
 	KeyVault azurekeyvault.Options
@@ -184,7 +188,7 @@ func buildVerifier(cfg *Config, entry VerifierEntry, opts BuildOptions) (ratify.
 			certs = append(certs, cfg.path(c))
 		}
 	}
-	ts, err := certStoresTrustStore(n.VerificationCertStores, opts.KeyProviders)
+	ts, err := certStoresTrustStore(n.VerificationCertStores, opts.KeyProviders, cfg.DeferKeyReferences)
 	if err != nil {
 		return nil, err
 	}

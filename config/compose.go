@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 )
 
 // Parts are configuration sections supplied from outside config.json, such
@@ -17,11 +18,22 @@ type Parts struct {
 	Verifiers []json.RawMessage
 	// Policy replaces policy.plugin.
 	Policy json.RawMessage
+	// KeyProviders are added to keyManagementProviders (whose names they
+	// must not repeat); each is an entry of that list: {"name", "type",
+	// "parameters"}.
+	KeyProviders []json.RawMessage
+	// DeferKeyReferences lets a verifier name a key management provider
+	// that is not declared: instead of the configuration being refused,
+	// that verifier's verifications end in "could not verify" until one is.
+	// Kubernetes resources set it, since a Verifier and the
+	// KeyManagementProvider it names are created, and deleted, in any order,
+	// and deleting trust material must take effect.
+	DeferKeyReferences bool
 }
 
 // IsZero reports whether p replaces nothing.
 func (p Parts) IsZero() bool {
-	return p.Stores == nil && p.Verifiers == nil && p.Policy == nil
+	return p.Stores == nil && p.Verifiers == nil && p.Policy == nil && p.KeyProviders == nil
 }
 
 // Compose returns a copy of base with the sections parts supplies replaced,
@@ -49,6 +61,21 @@ func Compose(base *Config, parts Parts) (*Config, error) {
 			return nil, err
 		}
 	}
+	if parts.KeyProviders != nil {
+		ks := slices.Clone(base.KeyManagementProviders)
+		for i, raw := range parts.KeyProviders {
+			var k KeyProvider
+			if err := decodeValue(raw, reflect.ValueOf(&k).Elem(), fmt.Sprintf("keyManagementProviders[%d]", len(ks))); err != nil {
+				return nil, fmt.Errorf("key management provider %d of the overlay: %w", i, err)
+			}
+			ks = append(ks, k)
+		}
+		if err := ks.decode(); err != nil {
+			return nil, err
+		}
+		cfg.KeyManagementProviders = ks
+	}
+	cfg.DeferKeyReferences = base.DeferKeyReferences || parts.DeferKeyReferences
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

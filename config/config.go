@@ -43,6 +43,10 @@ type Config struct {
 	// Digest is the SHA-256 of the file's content, to tell a changed file
 	// from a rewritten one.
 	Digest string `json:"-"`
+	// DeferKeyReferences is set when the configuration was composed with
+	// Parts.DeferKeyReferences: references to undeclared key management
+	// providers fail verifications instead of the configuration.
+	DeferKeyReferences bool `json:"-"`
 }
 
 // DefaultPath returns where the configuration is read from when no path is

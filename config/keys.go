@@ -177,6 +177,9 @@ func sortedKeys[V any](m map[string]V) []string {
 // checkKeyReferences makes sure every key management provider that a
 // verifier names is declared.
 func (c *Config) checkKeyReferences() error {
+	if c.DeferKeyReferences {
+		return nil
+	}
 	for i, e := range c.Verifier.Entries {
 		if e.Notation == nil {
 			continue

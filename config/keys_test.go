@@ -48,7 +48,7 @@ func TestVerificationCertStoresForms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ts, err := certStoresTrustStore(cfg.Verifier.Entries[0].Notation.VerificationCertStores, providers)
+			ts, err := certStoresTrustStore(cfg.Verifier.Entries[0].Notation.VerificationCertStores, providers, false)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
+	"github.com/openratify/ratify/errdef"
 	"github.com/openratify/ratify/keys"
 	"github.com/openratify/ratify/keys/azurekeyvault"
 	"github.com/openratify/ratify/keys/files"
@@ -20,7 +21,15 @@ import (
 func BuildKeyProviders(cfg *Config, opts BuildOptions) (map[string]keys.Provider, error) {
 	out := make(map[string]keys.Provider, len(cfg.KeyManagementProviders))
 	for i, k := range cfg.KeyManagementProviders {
-		p, err := buildKeyProvider(cfg, k, opts)
+		var (
+			p   keys.Provider
+			err error
+		)
+		if opts.KeyPool != nil {
+			p, err = opts.KeyPool.provider(cfg, k, opts)
+		} else {
+			p, err = buildKeyProvider(cfg, k, opts)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("keyManagementProviders[%d] (%s): %w", i, k.Name, err)
 		}
@@ -48,7 +57,9 @@ func buildKeyProvider(cfg *Config, k KeyProvider, opts BuildOptions) (keys.Provi
 
 // certStoresTrustStore returns the trust store serving a notation
 // verifier's verificationCertStores from providers, or nil when it has none.
-func certStoresTrustStore(stores CertStores, providers map[string]keys.Provider) (notation.SourceTrustStore, error) {
+// With deferMissing, a provider that is not declared is no error here: its
+// store fails at verification time (errdef.ErrTrustMaterialUnavailable).
+func certStoresTrustStore(stores CertStores, providers map[string]keys.Provider, deferMissing bool) (notation.SourceTrustStore, error) {
 	if len(stores) == 0 {
 		return nil, nil
 	}
@@ -59,10 +70,10 @@ func certStoresTrustStore(stores CertStores, providers map[string]keys.Provider)
 		for name, refs := range byName {
 			for _, ref := range refs {
 				p, ok := providers[ref]
-				if !ok {
+				if !ok && !deferMissing {
 					return nil, invalid("verificationCertStores."+typ+"."+name, "no key management provider named %q", ref)
 				}
-				ts[t][name] = append(ts[t][name], providerCerts{p})
+				ts[t][name] = append(ts[t][name], providerCerts{p: p, name: ref})
 			}
 		}
 	}
@@ -70,10 +81,16 @@ func certStoresTrustStore(stores CertStores, providers map[string]keys.Provider)
 }
 
 // providerCerts serves a key management provider's certificates to a
-// notation trust store.
-type providerCerts struct{ p keys.Provider }
+// notation trust store; a nil p is a provider that is not declared.
+type providerCerts struct {
+	p    keys.Provider
+	name string
+}
 
 func (c providerCerts) Certificates(ctx context.Context) ([]*x509.Certificate, error) {
+	if c.p == nil {
+		return nil, fmt.Errorf("key management provider %q is not declared: %w", c.name, errdef.ErrTrustMaterialUnavailable)
+	}
 	m, err := c.p.Material(ctx)
 	if err != nil {
 		return nil, err

@@ -16,7 +16,13 @@ package keys
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -90,6 +96,54 @@ type Properties struct {
 	// Dropped, when set, says why the item is not trusted (disabled,
 	// expired, not yet valid); such items appear only in Status.
 	Dropped string `json:"dropped,omitempty"`
+	// Subject and Issuer name a certificate's leaf; KeyType a key's
+	// algorithm ("ECDSA P-256", "RSA 3072", "Ed25519"); SHA256 is the
+	// fingerprint of the leaf certificate or of the key's
+	// SubjectPublicKeyInfo, hex encoded. Set when the material was read.
+	Subject string `json:"subject,omitempty"`
+	Issuer  string `json:"issuer,omitempty"`
+	KeyType string `json:"keyType,omitempty"`
+	SHA256  string `json:"sha256,omitempty"`
+}
+
+// Describe fills in what p says of a certificate chain's leaf (or of a
+// public key): subject, issuer, expiry when the source gave none, key type
+// and fingerprint.
+func (p *Properties) Describe(chain []*x509.Certificate, key crypto.PublicKey) {
+	if len(chain) > 0 {
+		leaf := chain[0]
+		p.Subject, p.Issuer = leaf.Subject.String(), leaf.Issuer.String()
+		if p.Expires.IsZero() {
+			p.Expires = leaf.NotAfter
+		}
+		sum := sha256.Sum256(leaf.Raw)
+		p.SHA256 = hex.EncodeToString(sum[:])
+		key = leaf.PublicKey
+	}
+	p.KeyType = KeyType(key)
+	if len(chain) == 0 {
+		if der, err := x509.MarshalPKIXPublicKey(key); err == nil {
+			sum := sha256.Sum256(der)
+			p.SHA256 = hex.EncodeToString(sum[:])
+		}
+	}
+}
+
+// KeyType names a public key's algorithm and size: "ECDSA P-256",
+// "RSA 3072", "Ed25519".
+func KeyType(key crypto.PublicKey) string {
+	switch k := key.(type) {
+	case *ecdsa.PublicKey:
+		return "ECDSA " + k.Curve.Params().Name
+	case *rsa.PublicKey:
+		return fmt.Sprintf("RSA %d", k.N.BitLen())
+	case ed25519.PublicKey:
+		return "Ed25519"
+	case nil:
+		return ""
+	default:
+		return fmt.Sprintf("%T", key)
+	}
 }
 
 // Kinds of items.

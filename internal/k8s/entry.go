@@ -104,7 +104,7 @@ type validator struct {
 // check composes entry as the only one of its section over the base
 // configuration and builds the result.
 func (v *validator) check(sec section, entry json.RawMessage) error {
-	var parts config.Parts
+	parts := config.Parts{DeferKeyReferences: true}
 	switch sec {
 	case sectionVerifier:
 		parts.Verifiers = []json.RawMessage{entry}
@@ -112,6 +112,8 @@ func (v *validator) check(sec section, entry json.RawMessage) error {
 		parts.Stores = []json.RawMessage{entry}
 	case sectionPolicy:
 		parts.Policy = entry
+	case sectionKeys:
+		parts.KeyProviders = []json.RawMessage{entry}
 	}
 	cfg, err := config.Compose(v.base, parts)
 	if err != nil {

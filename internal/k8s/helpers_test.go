@@ -24,6 +24,7 @@ import (
 	"github.com/openratify/ratify/config"
 	"github.com/openratify/ratify/internal/server"
 	"github.com/openratify/ratify/internal/testpki"
+	"github.com/openratify/ratify/keys"
 )
 
 // trustPolicy is a Notary Project trust policy document trusting the
@@ -241,6 +242,10 @@ func (r *recordingTarget) SetOverlay(o server.Overlay) error {
 	}
 	r.installed = append(r.installed, o)
 	return nil
+}
+
+func (r *recordingTarget) KeyProviderStatus(ctx context.Context, name string) (keys.Status, bool) {
+	return r.inner.KeyProviderStatus(ctx, name)
 }
 
 // last returns the overlay installed last, as JSON.

@@ -1,189 +1,118 @@
 package k8s
 
 import (
-	"bytes"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
+	"context"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"time"
 
 	"github.com/openratify/ratify/api/v1beta1"
+	"github.com/openratify/ratify/config"
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/keys"
 )
 
-// Brief error of azurekeyvault key management providers.
-const azureKeyVaultUnavailable = "azurekeyvault key management providers are not available in this version of ratify"
-
-// inlineParameters are the parameters of an inline key management
-// provider (Ratify v1): PEM content of one type.
-type inlineParameters struct {
-	// ContentType is certificate (PEM CERTIFICATE blocks) or key (PEM
-	// PUBLIC KEY blocks).
-	ContentType string `json:"contentType"`
-	// Value is the PEM content.
-	Value string `json:"value"`
-	// Type repeats the provider's type in some Ratify v1 examples; ignored.
-	Type string `json:"type"`
+// keyProviderName is the name under which verifiers refer to a key
+// management provider in verificationCertStores (and cosign trust
+// policies), as in Ratify v1: a KeyManagementProvider by its name, a
+// NamespacedKeyManagementProvider by "namespace/name". Kubernetes names
+// hold no "/", so neither kind can take the other's name.
+func keyProviderName(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
 }
 
-// certificateProperties describe one certificate of an inline provider in
-// its status.
-type certificateProperties struct {
-	Subject      string    `json:"subject"`
-	Issuer       string    `json:"issuer"`
-	SerialNumber string    `json:"serialNumber"`
-	NotBefore    time.Time `json:"notBefore"`
-	NotAfter     time.Time `json:"notAfter"`
-	SHA256       string    `json:"sha256"`
-}
-
-// keyProperties describe one public key of an inline provider.
-type keyProperties struct {
-	Type   string `json:"type"`
-	SHA256 string `json:"sha256"`
-}
-
-// evaluateKeys judges a key management provider: an inline one is parsed
-// and described, an azurekeyvault one is refused (not available yet).
-// Verifiers cannot use either yet: a verifier's verificationCertStores is
-// refused by config.
-func evaluateKeys(spec *v1beta1.KeyManagementProviderSpec) outcome {
+// keyProviderEntry turns a KeyManagementProviderSpec into its
+// keyManagementProviders entry (config.KeyProvider): name, type and the
+// parameters, with spec.refreshInterval moved into the parameters of the
+// providers that refresh.
+func keyProviderEntry(name string, spec *v1beta1.KeyManagementProviderSpec) (json.RawMessage, error) {
 	if spec.RefreshInterval != "" {
-		if d, err := time.ParseDuration(spec.RefreshInterval); err != nil || d < 0 {
-			return failed(fmt.Errorf("spec.refreshInterval %q: not a duration such as \"1h\": %w", spec.RefreshInterval, errdef.ErrInvalidConfig))
+		if d, err := time.ParseDuration(spec.RefreshInterval); err != nil || d <= 0 {
+			return nil, fmt.Errorf("spec.refreshInterval %q: not a positive duration such as \"1h\": %w", spec.RefreshInterval, errdef.ErrInvalidConfig)
 		}
 	}
-	switch spec.Type {
-	case "inline":
-		props, err := inlineProperties(spec)
-		if err != nil {
-			return failed(err)
-		}
-		return outcome{properties: props}
-	case "azurekeyvault":
-		return outcome{
-			err:   fmt.Errorf("spec.type azurekeyvault: %s (available: inline): %w", azureKeyVaultUnavailable, errdef.ErrUnsupported),
-			brief: azureKeyVaultUnavailable,
-		}
-	default:
-		return failed(fmt.Errorf("spec.type %q: unknown key management provider type (supported: inline, azurekeyvault): %w", spec.Type, errdef.ErrInvalidConfig))
-	}
-}
-
-// inlineProperties parses an inline provider's PEM value and returns the
-// status properties describing what it holds.
-func inlineProperties(spec *v1beta1.KeyManagementProviderSpec) (json.RawMessage, error) {
-	var p inlineParameters
-	dec := json.NewDecoder(bytes.NewReader(spec.Parameters.Raw))
-	dec.DisallowUnknownFields()
-	if len(spec.Parameters.Raw) > 0 {
-		if err := dec.Decode(&p); err != nil {
-			return nil, fmt.Errorf("spec.parameters: %v (known: contentType, value): %w", err, errdef.ErrInvalidConfig)
-		}
-	}
-	if p.Value == "" {
-		return nil, fmt.Errorf("spec.parameters.value: no PEM content given: %w", errdef.ErrInvalidConfig)
-	}
-	blocks, err := pemBlocks([]byte(p.Value))
+	fields, err := parameterFields(spec.Parameters)
 	if err != nil {
 		return nil, err
 	}
-	switch p.ContentType {
-	case "certificate":
-		certs, err := parseCertificates(blocks)
-		if err != nil {
-			return nil, err
+	switch spec.Type {
+	case config.KeyProviderInline:
+		delete(fields, "type") // some Ratify v1 examples repeat the provider's type here
+	case config.KeyProviderAzureKeyVault:
+		if _, ok := fields["refreshInterval"]; !ok && spec.RefreshInterval != "" {
+			set(fields, "refreshInterval", spec.RefreshInterval)
 		}
-		return json.Marshal(map[string]any{"certificates": certs})
-	case "key":
-		keys, err := parseKeys(blocks)
-		if err != nil {
-			return nil, err
-		}
-		return json.Marshal(map[string]any{"keys": keys})
 	case "":
-		return nil, fmt.Errorf("spec.parameters.contentType: not set (certificate or key): %w", errdef.ErrInvalidConfig)
+		return nil, fmt.Errorf("spec.type: not set (inline or azurekeyvault): %w", errdef.ErrInvalidConfig)
 	default:
-		return nil, fmt.Errorf("spec.parameters.contentType %q: not certificate or key: %w", p.ContentType, errdef.ErrInvalidConfig)
+		return nil, fmt.Errorf("spec.type %q: unknown key management provider type (supported: inline, azurekeyvault): %w", spec.Type, errdef.ErrInvalidConfig)
 	}
+	params, err := json.Marshal(fields)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(config.KeyProvider{Name: name, Type: spec.Type, Parameters: params})
 }
 
-// pemBlocks splits PEM content into its blocks; anything else than blocks
-// and white space is an error.
-func pemBlocks(data []byte) ([]*pem.Block, error) {
-	var blocks []*pem.Block
-	for {
-		block, rest := pem.Decode(data)
-		if block == nil {
-			break
-		}
-		blocks = append(blocks, block)
-		data = rest
-	}
-	if len(bytes.TrimSpace(data)) > 0 {
-		return nil, fmt.Errorf("spec.parameters.value: %d bytes that are not PEM blocks: %w", len(bytes.TrimSpace(data)), errdef.ErrInvalidConfig)
-	}
-	if len(blocks) == 0 {
-		return nil, fmt.Errorf("spec.parameters.value: no PEM block: %w", errdef.ErrInvalidConfig)
-	}
-	return blocks, nil
+// keyProviderStatus is what a KeyManagementProvider's status shows once it
+// is in the engine: the outcome of its provider's last fetch.
+type keyProviderStatus interface {
+	KeyProviderStatus(ctx context.Context, name string) (keys.Status, bool)
 }
 
-func parseCertificates(blocks []*pem.Block) ([]certificateProperties, error) {
-	certs := make([]certificateProperties, 0, len(blocks))
-	for i, b := range blocks {
-		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("spec.parameters.value: PEM block %d is %q, not CERTIFICATE: %w", i, b.Type, errdef.ErrInvalidConfig)
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("spec.parameters.value: certificate %d: %v: %w", i, err, errdef.ErrInvalidConfig)
-		}
-		sum := sha256.Sum256(c.Raw)
-		certs = append(certs, certificateProperties{
-			Subject:      c.Subject.String(),
-			Issuer:       c.Issuer.String(),
-			SerialNumber: c.SerialNumber.Text(16),
-			NotBefore:    c.NotBefore.UTC(),
-			NotAfter:     c.NotAfter.UTC(),
-			SHA256:       hex.EncodeToString(sum[:]),
-		})
+// fetchedOutcome completes the outcome of an accepted key management
+// provider with its provider's status: whether its material was fetched,
+// why not, and what it holds.
+func fetchedOutcome(ctx context.Context, target Target, name string, now time.Time) outcome {
+	st, ok := target.KeyProviderStatus(ctx, name)
+	if !ok {
+		return outcome{err: fmt.Errorf("accepted, but not in the configuration in force: %w", errdef.ErrTrustMaterialUnavailable)}
 	}
-	return certs, nil
+	out := outcome{properties: statusProperties(st.Properties), fetched: st.LastFetched}
+	if !st.Success {
+		msg := st.Error
+		if msg == "" {
+			msg = "no material fetched yet"
+		}
+		out.err = fmt.Errorf("%s: %w", msg, errdef.ErrTrustMaterialUnavailable)
+		out.brief = shorten(st.BriefError)
+		out.fetched = now
+	}
+	return out
 }
 
-func parseKeys(blocks []*pem.Block) ([]keyProperties, error) {
-	keys := make([]keyProperties, 0, len(blocks))
-	for i, b := range blocks {
-		if b.Type != "PUBLIC KEY" {
-			return nil, fmt.Errorf("spec.parameters.value: PEM block %d is %q, not PUBLIC KEY: %w", i, b.Type, errdef.ErrInvalidConfig)
-		}
-		pub, err := x509.ParsePKIXPublicKey(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("spec.parameters.value: key %d: %v: %w", i, err, errdef.ErrInvalidConfig)
-		}
-		sum := sha256.Sum256(b.Bytes)
-		keys = append(keys, keyProperties{Type: keyType(pub), SHA256: hex.EncodeToString(sum[:])})
+// statusProperties groups a provider's item properties into the
+// status.properties object: {"certificates": [...], "keys": [...]}.
+func statusProperties(items []keys.Properties) json.RawMessage {
+	if len(items) == 0 {
+		return nil
 	}
-	return keys, nil
+	var grouped struct {
+		Certificates []keys.Properties `json:"certificates,omitempty"`
+		Keys         []keys.Properties `json:"keys,omitempty"`
+	}
+	for _, p := range items {
+		if p.Kind == keys.KindKey {
+			grouped.Keys = append(grouped.Keys, p)
+		} else {
+			grouped.Certificates = append(grouped.Certificates, p)
+		}
+	}
+	b, _ := json.Marshal(grouped) // plain values always marshal
+	return b
 }
 
-// keyType names a public key's algorithm and size ("ECDSA P-256", "RSA 3072").
-func keyType(pub any) string {
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		return "ECDSA " + k.Curve.Params().Name
-	case *rsa.PublicKey:
-		return fmt.Sprintf("RSA %d", k.N.BitLen())
-	case ed25519.PublicKey:
-		return "Ed25519"
-	default:
-		return fmt.Sprintf("%T", pub)
+// refreshAfter is when a key management provider's status is read again:
+// after each refresh of a provider that refreshes, never for inline ones.
+func refreshAfter(spec *v1beta1.KeyManagementProviderSpec) time.Duration {
+	if spec.Type == config.KeyProviderInline {
+		return 0
 	}
+	if d, err := time.ParseDuration(spec.RefreshInterval); err == nil && d > 0 {
+		return d
+	}
+	return keys.DefaultRefreshInterval
 }

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/openratify/ratify/api/v1beta1"
+	"github.com/openratify/ratify/keys"
 )
 
 func inline(t *testing.T, ns, name, contentType, value string) *v1beta1.NamespacedKeyManagementProvider {
@@ -30,7 +31,8 @@ func inline(t *testing.T, ns, name, contentType, value string) *v1beta1.Namespac
 }
 
 // TestInlineCertificates checks the status of an inline provider of
-// certificates, and that reconciling it unchanged writes nothing.
+// certificates, that reconciling it unchanged writes nothing, and that a
+// broken update keeps the previous version in the engine.
 func TestInlineCertificates(t *testing.T) {
 	f := newFixture(t)
 	kmp := &v1beta1.KeyManagementProvider{ObjectMeta: objMeta("", "kmp-inline"), Spec: v1beta1.KeyManagementProviderSpec{
@@ -43,32 +45,55 @@ func TestInlineCertificates(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(cert.Raw)
-	wantProps := fmt.Sprintf(`{"certificates":[{"issuer":"CN=Ratify Test Root CA,O=Ratify Test","notAfter":"2036-01-01T00:00:00Z",`+
-		`"notBefore":"2026-01-01T00:00:00Z","serialNumber":%q,"sha256":%q,"subject":"CN=Ratify Test Root CA,O=Ratify Test"}]}`,
-		cert.SerialNumber.Text(16), hex.EncodeToString(sum[:]))
 	st := f.keysStatus(kmp)
-	checkKeysStatus(t, st, true, "", "", f.now, wantProps)
-	if f.target.calls != 0 {
-		t.Errorf("a key management provider changed the engine's overlay (%d calls)", f.target.calls)
+	if !st.IsSuccess || st.Error != "" || st.LastFetchedTime == nil {
+		t.Fatalf("status = %+v, want success with a fetch time", st)
+	}
+	var props struct {
+		Certificates []keys.Properties `json:"certificates"`
+		Keys         []keys.Properties `json:"keys"`
+	}
+	if err := json.Unmarshal(st.Properties.Raw, &props); err != nil {
+		t.Fatalf("properties %s: %v", st.Properties.Raw, err)
+	}
+	if len(props.Certificates) != 1 || len(props.Keys) != 0 {
+		t.Fatalf("properties = %s, want one certificate", st.Properties.Raw)
+	}
+	got := props.Certificates[0]
+	if got.Name != "kmp-inline" || got.Kind != keys.KindCertificate || !got.Enabled ||
+		got.Subject != "CN=Ratify Test Root CA,O=Ratify Test" || got.SHA256 != hex.EncodeToString(sum[:]) ||
+		!got.Expires.Equal(time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC)) || got.KeyType != "ECDSA P-256" {
+		t.Errorf("certificate properties = %+v", got)
+	}
+	if !strings.Contains(f.target.last(t), `"KeyProviders":[{"name":"kmp-inline","type":"inline"`) {
+		t.Errorf("installed overlay lacks the provider: %s", f.target.last(t))
 	}
 
 	// Unchanged: nothing is written, the fetch time stays.
-	fetched := f.now
-	f.now = f.now.Add(time.Hour)
+	fetched := *st.LastFetchedTime
+	calls := f.target.calls
 	if err := f.reconcile(kmp); err != nil {
 		t.Fatal(err)
 	}
-	checkKeysStatus(t, f.keysStatus(kmp), true, "", "", fetched, wantProps)
+	if st := f.keysStatus(kmp); !st.LastFetchedTime.Equal(&fetched) || f.target.calls != calls {
+		t.Errorf("an unchanged provider was written again: lastfetchedtime %v (was %v), %d overlay calls (was %d)",
+			st.LastFetchedTime, fetched, f.target.calls, calls)
+	}
 
-	// Broken: the failure and its time replace the properties.
+	// Broken: the failure and its time replace the properties; the
+	// previous version stays in the engine.
 	kmp.Spec.Parameters = raw(t, `{"contentType":"certificate","value":"not PEM"}`)
 	f.apply(kmp)
 	checkKeysStatus(t, f.keysStatus(kmp), false,
-		"spec.parameters.value: 7 bytes that are not PEM blocks: invalid configuration",
-		"spec.parameters.value: 7 bytes that are not PEM blocks", f.now, "")
+		"keyManagementProviders[0].parameters.value: no PEM certificate or public key found: invalid content: invalid configuration"+keptNote,
+		"parameters.value: no PEM certificate or public key found: invalid content", f.now, "")
+	if !strings.Contains(f.target.last(t), `"KeyProviders":[{"name":"kmp-inline","type":"inline"`) {
+		t.Errorf("the refused update removed the provider: %s", f.target.last(t))
+	}
 }
 
-// TestInlineKeys checks an inline provider of public keys.
+// TestInlineKeys checks an inline provider of a public key, namespaced:
+// it is named namespace/name.
 func TestInlineKeys(t *testing.T) {
 	f := newFixture(t)
 	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -79,21 +104,30 @@ func TestInlineKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pemKeys strings.Builder
-	var fingerprints []string
-	for _, pub := range []any{&ec.PublicKey, edPub} {
-		der, err := x509.MarshalPKIXPublicKey(pub)
+	for _, tc := range []struct {
+		name, keyType string
+		pub           any
+	}{{"kmp-ec", "ECDSA P-256", &ec.PublicKey}, {"kmp-ed", "Ed25519", edPub}} {
+		der, err := x509.MarshalPKIXPublicKey(tc.pub)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pemKeys.Write(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 		sum := sha256.Sum256(der)
-		fingerprints = append(fingerprints, hex.EncodeToString(sum[:]))
+		kmp := inline(t, "team-a", tc.name, "key", string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
+		f.apply(kmp)
+		st := f.keysStatus(kmp)
+		var props struct{ Keys []keys.Properties }
+		if err := json.Unmarshal(st.Properties.Raw, &props); err != nil || !st.IsSuccess {
+			t.Fatalf("%s: status %+v, properties %s: %v", tc.name, st, st.Properties.Raw, err)
+		}
+		if len(props.Keys) != 1 || props.Keys[0].KeyType != tc.keyType || props.Keys[0].SHA256 != hex.EncodeToString(sum[:]) ||
+			props.Keys[0].Name != "team-a/"+tc.name {
+			t.Errorf("%s: properties = %s", tc.name, st.Properties.Raw)
+		}
 	}
-	kmp := inline(t, "team-a", "kmp-keys", "key", pemKeys.String())
-	f.apply(kmp)
-	want := fmt.Sprintf(`{"keys":[{"sha256":%q,"type":"ECDSA P-256"},{"sha256":%q,"type":"Ed25519"}]}`, fingerprints[0], fingerprints[1])
-	checkKeysStatus(t, f.keysStatus(kmp), true, "", "", f.now, want)
+	if want := `"team-a":{"Stores":null,"Verifiers":null,"Policy":null,"KeyProviders":[{"name":"team-a/kmp-ec"`; !strings.Contains(f.target.last(t), want) {
+		t.Errorf("overlay = %s, want namespaced providers named namespace/name", f.target.last(t))
+	}
 }
 
 // TestKeyProviderErrors checks the status of providers that are refused.
@@ -113,41 +147,44 @@ func TestKeyProviderErrors(t *testing.T) {
 		kmp        *v1beta1.NamespacedKeyManagementProvider
 		err, brief string
 	}{
-		{"azurekeyvault", &v1beta1.NamespacedKeyManagementProvider{ObjectMeta: objMeta("team-a", "kmp-akv"),
+		{"azurekeyvault without items", &v1beta1.NamespacedKeyManagementProvider{ObjectMeta: objMeta("team-a", "kmp-akv"),
 			Spec: v1beta1.KeyManagementProviderSpec{Type: "azurekeyvault", Parameters: raw(t, `{"vaultURI":"https://vault.example/","tenantID":"t"}`)}},
-			"spec.type azurekeyvault: azurekeyvault key management providers are not available in this version of ratify (available: inline): unsupported",
-			"azurekeyvault key management providers are not available in this version of ratify"},
+			"keyManagementProviders[0].parameters.certificates, keys: nothing to read from the vault: invalid configuration",
+			"parameters.certificates, keys: nothing to read from the vault"},
 		{"unknown type", &v1beta1.NamespacedKeyManagementProvider{ObjectMeta: objMeta("team-a", "kmp-vault"),
 			Spec: v1beta1.KeyManagementProviderSpec{Type: "hashicorp"}},
 			`spec.type "hashicorp": unknown key management provider type (supported: inline, azurekeyvault): invalid configuration`,
 			`spec.type "hashicorp": unknown key management provider type (supported: inline, azurekeyvault)`},
+		{"no type", &v1beta1.NamespacedKeyManagementProvider{ObjectMeta: objMeta("team-a", "kmp-untyped")},
+			"spec.type: not set (inline or azurekeyvault): invalid configuration",
+			"spec.type: not set (inline or azurekeyvault)"},
 		{"bad refresh interval", &v1beta1.NamespacedKeyManagementProvider{ObjectMeta: objMeta("team-a", "kmp-interval"),
 			Spec: v1beta1.KeyManagementProviderSpec{Type: "inline", RefreshInterval: "hourly"}},
-			`spec.refreshInterval "hourly": not a duration such as "1h": invalid configuration`,
-			`spec.refreshInterval "hourly": not a duration such as "1h"`},
+			`spec.refreshInterval "hourly": not a positive duration such as "1h": invalid configuration`,
+			`spec.refreshInterval "hourly": not a positive duration such as "1h"`},
 		{"no content type", inline(t, "team-a", "kmp-no-type", "", f.caPEM),
-			"spec.parameters.contentType: not set (certificate or key): invalid configuration",
-			"spec.parameters.contentType: not set (certificate or key)"},
+			`keyManagementProviders[0].parameters.contentType: "" is not "certificate" or "key": invalid configuration`,
+			`parameters.contentType: "" is not "certificate" or "key"`},
 		{"unknown content type", inline(t, "team-a", "kmp-secret", "secret", f.caPEM),
-			`spec.parameters.contentType "secret": not certificate or key: invalid configuration`,
-			`spec.parameters.contentType "secret": not certificate or key`},
+			`keyManagementProviders[0].parameters.contentType: "secret" is not "certificate" or "key": invalid configuration`,
+			`parameters.contentType: "secret" is not "certificate" or "key"`},
 		{"no value", inline(t, "team-a", "kmp-empty", "certificate", ""),
-			"spec.parameters.value: no PEM content given: invalid configuration",
-			"spec.parameters.value: no PEM content given"},
+			"keyManagementProviders[0].parameters.value: empty: invalid configuration",
+			"parameters.value: empty"},
 		{"a private key", inline(t, "team-a", "kmp-private", "key", privatePEM),
-			`spec.parameters.value: PEM block 0 is "PRIVATE KEY", not PUBLIC KEY: invalid configuration`,
-			`spec.parameters.value: PEM block 0 is "PRIVATE KEY", not PUBLIC KEY`},
+			"keyManagementProviders[0].parameters.value: no PEM certificate or public key found: invalid content: invalid configuration",
+			"parameters.value: no PEM certificate or public key found: invalid content"},
 		{"a certificate as a key", inline(t, "team-a", "kmp-cert-as-key", "key", f.caPEM),
-			`spec.parameters.value: PEM block 0 is "CERTIFICATE", not PUBLIC KEY: invalid configuration`,
-			`spec.parameters.value: PEM block 0 is "CERTIFICATE", not PUBLIC KEY`},
+			"keyManagementProviders[0].parameters.value: contentType key needs exactly one PEM public key: invalid configuration",
+			"parameters.value: contentType key needs exactly one PEM public key"},
 		{"a corrupt certificate", inline(t, "team-a", "kmp-corrupt", "certificate",
 			string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("garbage")}))),
-			"spec.parameters.value: certificate 0: x509: malformed certificate: invalid configuration",
-			"spec.parameters.value: certificate 0: x509: malformed certificate"},
+			"keyManagementProviders[0].parameters.value: certificate 1: x509: malformed certificate: invalid content: invalid configuration",
+			"parameters.value: certificate 1: x509: malformed certificate: invalid content"},
 		{"unknown parameter", &v1beta1.NamespacedKeyManagementProvider{ObjectMeta: objMeta("team-a", "kmp-typo"),
 			Spec: v1beta1.KeyManagementProviderSpec{Type: "inline", Parameters: raw(t, `{"contentType":"certificate","values":"x"}`)}},
-			`spec.parameters: json: unknown field "values" (known: contentType, value): invalid configuration`,
-			`spec.parameters: json: unknown field "values" (known: contentType, value)`},
+			"keyManagementProviders[0].parameters.values: unknown field (known: contentType, value): invalid configuration",
+			"parameters.values: unknown field (known: contentType, value)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package k8s
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -20,8 +21,10 @@ type outcome struct {
 	// brief is the short form of err for the printer column; empty means
 	// err's message, shortened.
 	brief string
-	// properties describe a key management provider's material.
+	// properties describe a key management provider's material; fetched
+	// is when it was last fetched (zero: now).
 	properties json.RawMessage
+	fetched    time.Time
 }
 
 func failed(err error) outcome { return outcome{err: err} }
@@ -38,6 +41,9 @@ type kind[O client.Object] struct {
 	evaluate func(o O, v *validator) outcome
 	// setStatus writes st into o's status and reports whether it changed.
 	setStatus func(o O, st status) bool
+	// requeue, when set, is how soon an accepted o is reconciled again
+	// (zero: only when it changes).
+	requeue func(o O) time.Duration
 }
 
 func verifierKind[O client.Object](name string, newObject func() O, newList func() client.ObjectList,
@@ -84,11 +90,13 @@ func keysKind[O client.Object](name string, newObject func() O, newList func() c
 	parts func(O) (*v1beta1.KeyManagementProviderSpec, *v1beta1.KeyManagementProviderStatus)) kind[O] {
 	return kind[O]{
 		name: name, section: sectionKeys, newObject: newObject, newList: newList,
-		evaluate: func(o O, _ *validator) outcome {
+		evaluate: func(o O, v *validator) outcome {
 			spec, _ := parts(o)
-			return evaluateKeys(spec)
+			name := keyProviderName(o.GetNamespace(), o.GetName())
+			return evaluateEntry(sectionKeys, v, func() (json.RawMessage, error) { return keyProviderEntry(name, spec) })
 		},
 		setStatus: func(o O, st status) bool { _, s := parts(o); return st.setKeys(s) },
+		requeue:   func(o O) time.Duration { spec, _ := parts(o); return refreshAfter(spec) },
 	}
 }
 

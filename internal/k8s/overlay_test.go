@@ -56,13 +56,13 @@ func TestOverlay(t *testing.T) {
 		Type: "oras", Name: "team-b-store", Parameters: raw(t, `{"useHttp":true}`)}})
 
 	want := server.Overlay{
-		Cluster: config.Parts{
+		Cluster: config.Parts{DeferKeyReferences: true,
 			Verifiers: []json.RawMessage{notationEntry("verifier-a", f.certDir), notationEntry("verifier-b", f.certDir)},
 			Stores:    []json.RawMessage{json.RawMessage(`{"cosignEnabled":true,"name":"oras","useHttp":false}`)},
 		},
 		Namespaces: map[string]config.Parts{
-			"team-a": {Verifiers: []json.RawMessage{notationEntry("team-a-notation", f.certDir)}},
-			"team-b": {
+			"team-a": {DeferKeyReferences: true, Verifiers: []json.RawMessage{notationEntry("team-a-notation", f.certDir)}},
+			"team-b": {DeferKeyReferences: true,
 				Stores: []json.RawMessage{json.RawMessage(`{"name":"oras","useHttp":true}`)},
 				Policy: json.RawMessage(`{"artifactVerificationPolicies":{"default":"any"},"name":"configPolicy"}`),
 			},
@@ -101,8 +101,8 @@ func TestDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := server.Overlay{
-		Cluster:    config.Parts{Verifiers: []json.RawMessage{notationEntry("verifier-b", f.certDir)}},
-		Namespaces: map[string]config.Parts{"team-a": {Verifiers: []json.RawMessage{notationEntry("team-a-notation", f.certDir)}}},
+		Cluster:    config.Parts{DeferKeyReferences: true, Verifiers: []json.RawMessage{notationEntry("verifier-b", f.certDir)}},
+		Namespaces: map[string]config.Parts{"team-a": {DeferKeyReferences: true, Verifiers: []json.RawMessage{notationEntry("team-a-notation", f.certDir)}}},
 	}
 	if got, want := f.target.last(t), overlayJSON(t, want); got != want {
 		t.Errorf("after deleting verifier-a\n%s\nwant\n%s", got, want)
@@ -113,7 +113,7 @@ func TestDelete(t *testing.T) {
 	if err := f.remove(nv); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := f.target.last(t), overlayJSON(t, server.Overlay{Namespaces: map[string]config.Parts{}}); got != want {
+	if got, want := f.target.last(t), overlayJSON(t, server.Overlay{Cluster: config.Parts{DeferKeyReferences: true}, Namespaces: map[string]config.Parts{}}); got != want {
 		t.Errorf("after deleting everything\n%s\nwant\n%s", got, want)
 	}
 	calls := f.target.calls
@@ -191,7 +191,7 @@ func TestSetOverlayFails(t *testing.T) {
 	if err := f.reconcile(verifier(t, "verifier-a", f.certDir)); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := f.target.last(t), overlayJSON(t, server.Overlay{Namespaces: map[string]config.Parts{}}); got != want {
+	if got, want := f.target.last(t), overlayJSON(t, server.Overlay{Cluster: config.Parts{DeferKeyReferences: true}, Namespaces: map[string]config.Parts{}}); got != want {
 		t.Errorf("after the retried deletion\n%s\nwant\n%s", got, want)
 	}
 	// The refused verifier-b is reconciled again after that change.
@@ -264,7 +264,7 @@ func TestPrune(t *testing.T) {
 	if err := f.state.prune([]key{{sectionVerifier, "", "verifier-b"}}); err != nil {
 		t.Fatal(err)
 	}
-	want := server.Overlay{Cluster: config.Parts{Verifiers: []json.RawMessage{notationEntry("verifier-b", f.certDir)}}, Namespaces: map[string]config.Parts{}}
+	want := server.Overlay{Cluster: config.Parts{DeferKeyReferences: true, Verifiers: []json.RawMessage{notationEntry("verifier-b", f.certDir)}}, Namespaces: map[string]config.Parts{}}
 	if got, want := f.target.last(t), overlayJSON(t, want); got != want {
 		t.Errorf("after prune\n%s\nwant\n%s", got, want)
 	}

@@ -53,19 +53,30 @@ func (r *reconciler[O]) Reconcile(ctx context.Context, req reconcile.Request) (r
 		return reconcile.Result{}, r.remove(ctx, k)
 	}
 	out := r.kind.evaluate(obj, r.validate)
-	if out.err == nil && r.kind.section != sectionKeys {
+	applied := false
+	if out.err == nil {
 		if err := r.state.apply(ctx, k, out.entry); err != nil {
 			out = outcome{
 				err:   fmt.Errorf("not applied, ratify keeps serving its previous configuration: %w", err),
 				brief: shorten("not applied: " + brief(err)),
 			}
+		} else {
+			applied = true
 		}
 	}
-	kept := out.err != nil && r.kind.section != sectionKeys && r.state.has(k)
+	var requeue time.Duration
+	if applied && r.kind.section == sectionKeys {
+		out = fetchedOutcome(ctx, r.state.target, keyProviderName(k.namespace, k.name), r.now())
+		requeue = r.kind.requeue(obj)
+	}
+	kept := out.err != nil && !applied && r.state.has(k)
 	log := r.log.With("kind", r.kind.name, "namespace", req.Namespace, "name", req.Name)
-	if out.err != nil {
+	switch {
+	case applied && out.err != nil:
+		log.Warn("key management provider accepted, but its material could not be fetched", "error", out.err)
+	case out.err != nil:
 		log.Warn("resource refused", "error", out.err, "previousVersionInUse", kept)
-	} else {
+	default:
 		log.Info("resource accepted")
 	}
 	err := r.writeStatus(ctx, obj, newStatus(out, kept, r.now()))
@@ -74,15 +85,12 @@ func (r *reconciler[O]) Reconcile(ctx context.Context, req reconcile.Request) (r
 		log.Debug("status write conflicted; retrying", "error", err)
 		return reconcile.Result{RequeueAfter: conflictRetry}, nil
 	}
-	return reconcile.Result{}, err
+	return reconcile.Result{RequeueAfter: requeue}, err
 }
 
 // remove takes a deleted resource out of the engine. If the configuration
 // without it does not build, the error makes controller-runtime retry.
 func (r *reconciler[O]) remove(ctx context.Context, k key) error {
-	if r.kind.section == sectionKeys {
-		return nil
-	}
 	if !r.state.has(k) && !r.state.isStale() {
 		return nil
 	}

@@ -18,6 +18,7 @@ import (
 // error, changes nothing.
 type Target interface {
 	SetOverlay(server.Overlay) error
+	keyProviderStatus
 }
 
 // section is the part of config.json a kind of resource supplies.
@@ -27,7 +28,7 @@ const (
 	sectionVerifier section = iota // verifier.plugins
 	sectionStore                   // store.plugins
 	sectionPolicy                  // policy.plugin
-	sectionKeys                    // key management providers: not in config.json yet
+	sectionKeys                    // keyManagementProviders
 )
 
 // key identifies a resource: its section, namespace ("" for the cluster-wide
@@ -170,7 +171,9 @@ func (s *state) overlay() server.Overlay {
 // the cluster's) section in force. Entries of a section are ordered by
 // resource name.
 func (s *state) overlayLocked() server.Overlay {
-	o := server.Overlay{Namespaces: map[string]config.Parts{}}
+	// Verifiers may name key management providers not (yet) created:
+	// their verifications fail until they are.
+	o := server.Overlay{Cluster: config.Parts{DeferKeyReferences: true}, Namespaces: map[string]config.Parts{}}
 	keys := slices.SortedFunc(maps.Keys(s.entries), func(a, b key) int {
 		return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.section, b.section), cmp.Compare(a.name, b.name))
 	})
@@ -178,6 +181,7 @@ func (s *state) overlayLocked() server.Overlay {
 		parts := o.Cluster
 		if k.namespace != "" {
 			parts = o.Namespaces[k.namespace]
+			parts.DeferKeyReferences = true
 		}
 		switch entry := s.entries[k]; k.section {
 		case sectionVerifier:
@@ -186,6 +190,8 @@ func (s *state) overlayLocked() server.Overlay {
 			parts.Stores = append(parts.Stores, entry)
 		case sectionPolicy:
 			parts.Policy = entry
+		case sectionKeys:
+			parts.KeyProviders = append(parts.KeyProviders, entry)
 		}
 		if k.namespace == "" {
 			o.Cluster = parts

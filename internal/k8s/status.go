@@ -35,10 +35,13 @@ type status struct {
 // newStatus reports out; kept says that an earlier version of the resource
 // stays in use although this one was refused.
 func newStatus(out outcome, kept bool, now time.Time) status {
+	if !out.fetched.IsZero() {
+		now = out.fetched
+	}
 	if out.err == nil {
 		return status{ok: true, properties: out.properties, now: now}
 	}
-	st := status{err: out.err.Error(), brief: out.brief, now: now}
+	st := status{err: out.err.Error(), brief: out.brief, now: now, properties: out.properties}
 	if st.brief == "" {
 		st.brief = brief(out.err)
 	}
@@ -58,7 +61,7 @@ func brief(err error) string {
 			msg = strings.TrimSuffix(msg, ": "+sentinel.Error())
 		}
 	}
-	for _, entry := range []string{"verifier.plugins[", "store.plugins[", "policy.plugin"} {
+	for _, entry := range []string{"verifier.plugins[", "store.plugins[", "policy.plugin", "keyManagementProviders["} {
 		rest, ok := strings.CutPrefix(msg, entry)
 		if !ok {
 			continue

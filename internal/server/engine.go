@@ -155,7 +155,21 @@ func (e *engine) rebuild(base *config.Config, o Overlay) error {
 	g.id = e.nextID
 	e.base, e.overlay = base, o
 	e.current.Store(g)
+	if e.build.KeyPool != nil {
+		e.build.KeyPool.Retain(g.keyProviders())
+	}
 	return nil
+}
+
+// keyProviders names the key management providers of every scope of g.
+func (g *generation) keyProviders() []string {
+	var names []string
+	for _, s := range append([]scope{g.cluster}, slices.Collect(maps.Values(g.namespaces))...) {
+		for _, k := range s.cfg.KeyManagementProviders {
+			names = append(names, k.Name)
+		}
+	}
+	return names
 }
 
 // scope builds the engine of one configuration, reading through a new

@@ -14,6 +14,7 @@ import (
 	"github.com/openratify/ratify/cache"
 	"github.com/openratify/ratify/config"
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/keys"
 )
 
 // Options configure a Server. Zero values take the defaults noted.
@@ -128,6 +129,7 @@ func New(opts Options) (*Server, error) {
 		build: config.BuildOptions{
 			OnRegistryResponse: s.metrics.registryResponse,
 			OnVerifier:         s.metrics.verifier,
+			KeyPool:            config.NewKeyPool(),
 		},
 	}
 	if _, err := s.engine.load(); err != nil {
@@ -145,6 +147,15 @@ func (s *Server) SetOverlay(o Overlay) error {
 	}
 	s.log.Info("configuration from cluster resources applied", "generation", s.engine.current.Load().id, "namespaces", len(o.Namespaces))
 	return nil
+}
+
+// KeyProviderStatus returns the status of the key management provider
+// named name in the configuration in force (Kubernetes resources' names:
+// "name" cluster-wide, "namespace/name" for namespaced ones), after making
+// sure it has tried to fetch its material. It reports false when no
+// configuration in force declares it.
+func (s *Server) KeyProviderStatus(ctx context.Context, name string) (keys.Status, bool) {
+	return s.engine.build.KeyPool.Fetch(ctx, name)
 }
 
 // Handler returns the provider's HTTP handler (verify and mutate).
@@ -216,6 +227,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	g.Go(func() error {
 		s.engine.watch(ctx, s.opts.ReloadInterval)
+		return nil
+	})
+	g.Go(func() error {
+		s.engine.build.KeyPool.Run(ctx) // key material refreshed ahead of verifications
 		return nil
 	})
 	g.Go(func() error {

@@ -116,6 +116,7 @@ func (f *fetcher) item(ctx context.Context, src source, it Item, seen map[string
 				p.Enabled, p.Created, p.Expires = v.enabled, v.created, v.expires
 			}
 			if v.enabled && usable(v, now) == "" {
+				p.Describe(c.chain, c.key)
 				f.cache[key] = c
 				seen[key] = true
 				contents = append(contents, c)

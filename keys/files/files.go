@@ -83,12 +83,14 @@ func read(paths []string, now time.Time) (keys.Material, []keys.Properties, erro
 				return fmt.Errorf("%s: %w", path, err)
 			}
 			if len(certs) > 0 {
-				p := keys.Properties{Name: path, Kind: keys.KindCertificate, Enabled: true, LastRefreshed: now, Expires: certs[0].NotAfter}
+				p := keys.Properties{Name: path, Kind: keys.KindCertificate, Enabled: true, LastRefreshed: now}
+				p.Describe(certs, nil)
 				m.Certificates = append(m.Certificates, keys.Certificate{Chain: certs, Properties: p})
 				props = append(props, p)
 			}
 			for _, k := range pubs {
 				p := keys.Properties{Name: path, Kind: keys.KindKey, Enabled: true, LastRefreshed: now}
+				p.Describe(nil, k)
 				m.Keys = append(m.Keys, keys.PublicKey{Key: k, Properties: p})
 				props = append(props, p)
 			}

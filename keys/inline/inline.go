@@ -60,12 +60,14 @@ func material(cfg Config, name string, now time.Time) (keys.Material, error) {
 			return keys.Material{}, fmt.Errorf("value: contentType certificate needs PEM certificates only: %w", errdef.ErrInvalidConfig)
 		}
 		props.Kind = keys.KindCertificate
+		props.Describe(certs, nil)
 		return keys.Material{Certificates: []keys.Certificate{{Chain: certs, Properties: props}}}, nil
 	case ContentTypeKey:
 		if len(pubs) != 1 || len(certs) > 0 {
 			return keys.Material{}, fmt.Errorf("value: contentType key needs exactly one PEM public key: %w", errdef.ErrInvalidConfig)
 		}
 		props.Kind = keys.KindKey
+		props.Describe(nil, pubs[0])
 		return keys.Material{Keys: []keys.PublicKey{{Key: pubs[0], Properties: props}}}, nil
 	default:
 		return keys.Material{}, fmt.Errorf("contentType: %q is not %q or %q: %w", cfg.ContentType, ContentTypeCertificate, ContentTypeKey, errdef.ErrInvalidConfig)
