@@ -138,7 +138,18 @@ func buildCredential(cfg *Config, a *AuthProvider, opts BuildOptions, ropts *reg
 	case "dockerConfig":
 		cred, err = registry.DockerCredential(cfg.path(a.ConfigPath))
 	case "azureWorkloadIdentity", "azureManagedIdentity":
-		aopts := azure.Options{ClientID: a.ClientID, TenantID: a.TenantID, Endpoints: a.Endpoints, Transport: opts.Transport}
+		// The token exchange talks to the registry itself, so it trusts
+		// what the store trusts (registryCABundles). The authority is
+		// $AZURE_AUTHORITY_HOST as the platform sets it, used as given (as
+		// keys/azurekeyvault does): instance discovery would send any
+		// authority outside Microsoft's public clouds to
+		// login.microsoftonline.com for validation.
+		rt, terr := registry.NewTransport(ropts.Transport, ropts.CABundles)
+		if terr != nil {
+			return terr
+		}
+		aopts := azure.Options{ClientID: a.ClientID, TenantID: a.TenantID, Endpoints: a.Endpoints,
+			Transport: rt, DisableInstanceDiscovery: true}
 		if a.Name == "azureWorkloadIdentity" {
 			cred, err = azure.WorkloadIdentity(aopts)
 		} else {

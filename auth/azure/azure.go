@@ -52,7 +52,9 @@ type Options struct {
 	Endpoints []string
 	// Transport carries the requests to Microsoft Entra (or the managed
 	// identity endpoint) and to the registries' /oauth2/exchange; nil means
-	// http.DefaultTransport.
+	// http.DefaultTransport. For the exchange to trust what a registry
+	// store trusts (its CA bundles), give the transport of
+	// store/registry.NewTransport.
 	Transport http.RoundTripper
 	// DisableInstanceDiscovery skips Microsoft Entra's instance discovery
 	// and trusts the authority host as configured ($AZURE_AUTHORITY_HOST),

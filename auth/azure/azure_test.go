@@ -5,9 +5,9 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/openratify/ratify/auth/token"
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/entratest"
 	"github.com/openratify/ratify/internal/testregistry"
 	"github.com/openratify/ratify/store/registry"
 )
@@ -27,7 +28,7 @@ const (
 )
 
 // workloadEnv points azidentity's WorkloadIdentityCredential at e.
-func workloadEnv(t *testing.T, e *entra) {
+func workloadEnv(t *testing.T, e *entratest.Entra) {
 	file := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(file, []byte(testAssertion), 0o600); err != nil {
 		t.Fatal(err)
@@ -51,19 +52,6 @@ func registryCert(t *testing.T, r *testregistry.Registry) *x509.Certificate {
 	return cert
 }
 
-// acrRegistry starts a TLS registry behind an ACR token front holding the
-// images app:v1 and app2:v1.
-func acrRegistry(t *testing.T, clk *clock, e *entra, lifetime time.Duration) (*testregistry.Registry, *acr) {
-	front := &acr{clk: clk, tenant: testTenant, lifetime: lifetime, entra: e.valid,
-		refresh: map[string]time.Time{}, access: map[string]string{}}
-	r := testregistry.New(t, testregistry.Options{Referrers: true, TLS: true, Handler: front.wrap})
-	front.service = r.Host()
-	r.PushImage(t, "app", "v1")
-	r.PushImage(t, "app2", "v1")
-	front.Enforce()
-	return r, front
-}
-
 // TestWorkloadIdentity pulls through a store whose credentials come from
 // workload identity: the federated token goes to Entra, Entra's token to the
 // registry's /oauth2/exchange, and oras-go gets access tokens with the
@@ -74,7 +62,7 @@ func TestWorkloadIdentity(t *testing.T) {
 	clk := newClock()
 	e := newEntra(t, testTenant, testAssertion)
 	workloadEnv(t, e)
-	r, front := acrRegistry(t, clk, e, time.Hour)
+	r, front := acrRegistry(t, clk, e.Valid, time.Hour)
 	rt := trusting(e.Certificate(), registryCert(t, r))
 
 	cred, err := WorkloadIdentity(Options{ClientID: testClientID, TenantID: testTenant,
@@ -98,7 +86,7 @@ func TestWorkloadIdentity(t *testing.T) {
 	if n := front.Exchanges(); n != 1 {
 		t.Fatalf("exchanges after the first pull = %d, want 1", n)
 	}
-	if n := e.Calls(); n != 1 {
+	if n := len(e.TokenRequests()); n != 1 {
 		t.Fatalf("entra token requests = %d, want 1", n)
 	}
 
@@ -128,19 +116,20 @@ func TestWorkloadIdentity(t *testing.T) {
 	if n := front.Exchanges(); n != 3 {
 		t.Fatalf("exchanges after concurrent pulls = %d, want 3", n)
 	}
-	if len(front.failures) != 0 {
-		t.Fatalf("the registry refused %d refresh tokens", len(front.failures))
+	if refused := front.Refused(); len(refused) != 0 {
+		t.Fatalf("the registry refused token requests: %v", refused)
 	}
 }
 
-// TestWorkloadIdentityErrors: a registry that refuses the exchange, and an
-// identity Entra refuses, are errors of the credential function that wrap
-// errdef.ErrUnauthorized; a missing token file is a configuration error.
+// TestWorkloadIdentityErrors: an identity Entra refuses is an error of the
+// credential function that wraps errdef.ErrUnauthorized; an exchange that
+// cannot be made (no TLS) wraps errdef.ErrRegistryUnavailable instead; a
+// missing token file is a configuration error.
 func TestWorkloadIdentityErrors(t *testing.T) {
 	clk := newClock()
 	e := newEntra(t, testTenant, testAssertion)
 	workloadEnv(t, e)
-	r, _ := acrRegistry(t, clk, e, time.Hour)
+	r, _ := acrRegistry(t, clk, e.Valid, time.Hour)
 	rt := trusting(e.Certificate(), registryCert(t, r))
 	ctx := context.Background()
 
@@ -152,6 +141,16 @@ func TestWorkloadIdentityErrors(t *testing.T) {
 	// Entra has no such tenant.
 	if _, err := cred(ctx, r.Host()); !errors.Is(err, errdef.ErrUnauthorized) {
 		t.Errorf("unknown tenant: err = %v, want ErrUnauthorized", err)
+	}
+
+	plain := testregistry.New(t, testregistry.Options{Referrers: true})
+	cred, err = WorkloadIdentity(Options{ClientID: testClientID, TenantID: testTenant,
+		Endpoints: []string{plain.Host()}, Transport: rt, DisableInstanceDiscovery: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cred(ctx, plain.Host()); !errors.Is(err, errdef.ErrRegistryUnavailable) || errors.Is(err, errdef.ErrUnauthorized) {
+		t.Errorf("exchange with a plain-HTTP registry: err = %v, want ErrRegistryUnavailable only", err)
 	}
 
 	if err := os.WriteFile(os.Getenv("AZURE_FEDERATED_TOKEN_FILE"), []byte("forged"), 0o600); err != nil {
@@ -180,34 +179,17 @@ func TestWorkloadIdentityErrors(t *testing.T) {
 // IDENTITY_HEADER as azidentity documents) and pulls with it.
 func TestManagedIdentity(t *testing.T) {
 	clk := newClock()
-	// MSAL keeps managed identity tokens in a process-wide cache, so a token
-	// from an earlier run of this test may be presented: the registry
-	// accepts the one token the identity endpoint issues.
-	const miToken = "mi-token"
-	mi := newTLS(t, func(w http.ResponseWriter, req *http.Request) {
-		q := req.URL.Query()
-		if req.Header.Get("X-IDENTITY-HEADER") != "secret-header" || q.Get("client_id") != testClientID ||
-			q.Get("resource") != "https://containerregistry.azure.net" {
-			http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
-			return
-		}
-		writeJSON(w, map[string]any{"access_token": miToken, "token_type": "Bearer",
-			"resource": "https://containerregistry.azure.net", "expires_on": time.Now().Add(time.Hour).Unix()})
-	})
-	t.Setenv("IDENTITY_ENDPOINT", mi.URL+"/msi/token")
+	clientID := entratest.NewClientID()
+	mi := entratest.NewManagedIdentity(entratest.ManagedIdentityOptions{Header: "secret-header", ClientID: clientID,
+		Resource: strings.TrimSuffix(Scope, "/.default")})
+	t.Cleanup(mi.Close)
+	t.Setenv("IDENTITY_ENDPOINT", mi.Endpoint())
 	t.Setenv("IDENTITY_HEADER", "secret-header")
 	t.Setenv("AZURE_TENANT_ID", testTenant)
+	r, front := acrRegistry(t, clk, mi.Valid, time.Hour)
+	rt := trusting(registryCert(t, r))
 
-	front := &acr{clk: clk, tenant: testTenant, lifetime: time.Hour,
-		entra:   func(tok string) bool { return tok == miToken },
-		refresh: map[string]time.Time{}, access: map[string]string{}}
-	r := testregistry.New(t, testregistry.Options{Referrers: true, TLS: true, Handler: front.wrap})
-	front.service = r.Host()
-	r.PushImage(t, "app", "v1")
-	front.Enforce()
-	rt := trusting(mi.Certificate(), registryCert(t, r))
-
-	cred, err := ManagedIdentity(Options{ClientID: testClientID, Endpoints: []string{r.Host()}, Transport: rt,
+	cred, err := ManagedIdentity(Options{ClientID: clientID, Endpoints: []string{r.Host()}, Transport: rt,
 		Cache: token.Options{Now: clk.Now}})
 	if err != nil {
 		t.Fatal(err)
@@ -221,6 +203,9 @@ func TestManagedIdentity(t *testing.T) {
 	}
 	if n := front.Exchanges(); n != 1 {
 		t.Fatalf("exchanges = %d, want 1", n)
+	}
+	if reqs := mi.Requests(); len(reqs) != 1 || !reqs[0].Issued {
+		t.Fatalf("identity endpoint requests = %+v, want one that was answered", reqs)
 	}
 	c, err := cred(context.Background(), r.Host())
 	if err != nil || c.Username != TokenUsername || c.RefreshToken == "" || c.Password != "" {

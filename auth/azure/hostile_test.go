@@ -113,7 +113,7 @@ func TestHostileHost(t *testing.T) {
 			if len(h.leaked) != 0 {
 				t.Errorf("the hostile registry received %v", h.leaked)
 			}
-			if n := e.Calls(); n != 0 {
+			if n := len(e.TokenRequests()); n != 0 {
 				t.Errorf("entra was asked for %d tokens, want 0", n)
 			}
 		})

@@ -126,7 +126,7 @@ type Store struct {
 // errdef.ErrInvalidConfig.
 func New(opts Options) (*Store, error) {
 	opts.setDefaults()
-	base, err := baseTransport(opts.Transport, opts.CABundles)
+	base, err := NewTransport(opts.Transport, opts.CABundles)
 	if err != nil {
 		return nil, err
 	}

@@ -12,9 +12,16 @@ import (
 	"github.com/openratify/ratify/errdef"
 )
 
-// baseTransport returns base (or a clone of http.DefaultTransport) with
-// the CA bundles added to the TLS roots of their registries.
-func baseTransport(base http.RoundTripper, bundles map[string]string) (http.RoundTripper, error) {
+// NewTransport returns the transport a Store built with Options.Transport
+// base and Options.CABundles bundles reaches registries through, before
+// its size limits and retries: base (nil means a clone of
+// http.DefaultTransport) with each CA bundle added to the TLS roots of its
+// registry, and other hosts reached through base. Clients that talk to a
+// registry on the store's behalf, such as Azure Container Registry's token
+// exchange (auth/azure), use it to trust what the store trusts. An
+// unreadable bundle, or bundles with a base that is not an
+// *http.Transport, is an error wrapping errdef.ErrInvalidConfig.
+func NewTransport(base http.RoundTripper, bundles map[string]string) (http.RoundTripper, error) {
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}

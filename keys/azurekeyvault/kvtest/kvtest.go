@@ -10,7 +10,8 @@
 //     (403 with inner code SecretDisabled or KeyDisabled, 404).
 //   - Microsoft Entra (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow):
 //     the OpenID configuration document and the client credentials grant,
-//     with a client secret or a federated client assertion.
+//     with a client secret or a federated client assertion
+//     (internal/entratest's Entra).
 //
 // Point azidentity at Entra (AZURE_AUTHORITY_HOST or the cloud
 // configuration) and a vault client at Vault. The challenge names the
@@ -24,12 +25,13 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/openratify/ratify/internal/entratest"
 )
 
 // Server is a local Key Vault with its Entra token endpoint.
@@ -41,9 +43,10 @@ type Server struct {
 	// issued in; ClientSecret and Assertion are the credentials accepted.
 	TenantID, ClientID, ClientSecret, Assertion string
 
+	entra *entratest.Entra
+
 	mu      sync.Mutex
 	objects map[string][]*object // by "secrets/NAME" or "keys/NAME", oldest first
-	tokens  map[string]bool
 	down    bool
 	clock   time.Time
 	counts  map[string]int
@@ -67,12 +70,18 @@ func New() *Server {
 		ClientSecret: "local-secret",
 		Assertion:    "local.federated.token",
 		objects:      map[string][]*object{},
-		tokens:       map[string]bool{},
 		clock:        time.Now().Add(-time.Hour).Truncate(time.Second),
 		counts:       map[string]int{},
 	}
 	s.Vault = httptest.NewTLSServer(http.HandlerFunc(s.serveVault))
-	s.Entra = httptest.NewTLSServer(http.HandlerFunc(s.serveEntra))
+	s.entra = entratest.NewEntra(entratest.EntraOptions{
+		TenantID:     s.TenantID,
+		ClientID:     s.ClientID,
+		Assertion:    s.Assertion,
+		ClientSecret: s.ClientSecret,
+		Scope:        s.resource() + "/.default",
+	})
+	s.Entra = s.entra.Server
 	return s
 }
 
@@ -171,42 +180,5 @@ func (s *Server) resource() string {
 
 func (s *Server) authorized(r *http.Request) bool {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return ok && s.tokens[token]
-}
-
-func (s *Server) serveEntra(w http.ResponseWriter, r *http.Request) {
-	base := s.Entra.URL + "/" + s.TenantID
-	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/"+s.TenantID+"/v2.0/.well-known/openid-configuration":
-		writeJSON(w, http.StatusOK, map[string]any{
-			"issuer":                 base + "/v2.0",
-			"authorization_endpoint": base + "/oauth2/v2.0/authorize",
-			"token_endpoint":         base + "/oauth2/v2.0/token",
-		})
-	case r.Method == http.MethodPost && r.URL.Path == "/"+s.TenantID+"/oauth2/v2.0/token":
-		if err := r.ParseForm(); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_request"})
-			return
-		}
-		f := r.PostForm
-		okSecret := f.Get("client_secret") == s.ClientSecret
-		okAssertion := f.Get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" && f.Get("client_assertion") == s.Assertion
-		if f.Get("grant_type") != "client_credentials" || f.Get("client_id") != s.ClientID || !(okSecret || okAssertion) {
-			writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "invalid_client", "error_description": "AADSTS7000215: invalid client credentials"})
-			return
-		}
-		if !strings.Contains(f.Get("scope"), s.resource()+"/.default") {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_scope", "error_description": fmt.Sprintf("scope %q", f.Get("scope"))})
-			return
-		}
-		token := randomHex(24)
-		s.mu.Lock()
-		s.tokens[token] = true
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600, "access_token": token})
-	default:
-		http.NotFound(w, r)
-	}
+	return ok && s.entra.Valid(token)
 }
