@@ -15,6 +15,7 @@ import (
 	"github.com/openratify/ratify/config"
 	"github.com/openratify/ratify/errdef"
 	"github.com/openratify/ratify/keys"
+	"github.com/openratify/ratify/keys/azurekeyvault"
 )
 
 // Options configure a Server. Zero values take the defaults noted.
@@ -64,6 +65,11 @@ type Options struct {
 	// --enable-crd-manager: until the Kubernetes resources have been read);
 	// its error is the 503 answer's body.
 	Ready func() error
+
+	// KeyVault are the runtime settings of Azure Key Vault key management
+	// providers (credential, transport, clock); the zero value reaches
+	// Azure with workload or managed identity.
+	KeyVault azurekeyvault.Options
 
 	// Logger receives the structured logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -130,6 +136,7 @@ func New(opts Options) (*Server, error) {
 			OnRegistryResponse: s.metrics.registryResponse,
 			OnVerifier:         s.metrics.verifier,
 			KeyPool:            config.NewKeyPool(),
+			KeyVault:           opts.KeyVault,
 		},
 	}
 	if _, err := s.engine.load(); err != nil {
