@@ -18,6 +18,7 @@ import (
 	"github.com/openratify/ratify/keys/azurekeyvault"
 	"github.com/openratify/ratify/policy/configpolicy"
 	"github.com/openratify/ratify/store/registry"
+	"github.com/openratify/ratify/verifier/cosign"
 	"github.com/openratify/ratify/verifier/notation"
 )
 
@@ -192,6 +193,13 @@ func buildCredential(cfg *Config, a *AuthProvider, opts BuildOptions, ropts *reg
 }
 
 func buildVerifier(cfg *Config, entry VerifierEntry, opts BuildOptions) (ratify.Verifier, error) {
+	if c := entry.Cosign; c != nil {
+		providers := opts.KeyProviders
+		if cfg.DeferKeyReferences {
+			providers = withUndeclared(providers, c.keyProviders())
+		}
+		return cosign.New(c.config(), cosign.Options{KeyProviders: providers, BaseDir: cfg.Dir})
+	}
 	n := entry.Notation
 	var certs []string
 	if len(n.VerificationCertStores) == 0 { // as in Ratify v1, stores supersede verificationCerts

@@ -85,7 +85,7 @@ func TestParseErrorsNamePath(t *testing.T) {
 		{"bad rule", `"default": "all"`, `"default": "most"`, `policy.plugin.artifactVerificationPolicies["default"]`},
 		{"bad level", `"level": "strict"`, `"level": "lenient"`, "verifier.plugins[0].trustPolicyDoc"},
 		{"unknown verifier", `"name": "notation"`, `"name": "notary"`, `verifier.plugins[0]: unknown verifier "notary"`},
-		{"cosign not yet", `"name": "notation"`, `"name": "cosign"`, `verifier "cosign" is not available`},
+		{"sbom not yet", `"name": "notation"`, `"name": "sbom"`, `verifier "sbom" is not available`},
 		{"unknown store", `"name": "oras"`, `"name": "s3"`, "store.plugins[0].name"},
 		{"bad formatter", `"formatter": "json"`, `"formatter": "xml"`, "logger.formatter"},
 		{"no certs", `"verificationCerts": ["certs"]`, `"verificationCerts": []`, "verifier.plugins[0].verificationCerts"},

@@ -181,7 +181,13 @@ func (c *Config) checkKeyReferences() error {
 		return nil
 	}
 	for i, e := range c.Verifier.Entries {
-		if e.Notation == nil {
+		if e.Cosign != nil {
+			for _, name := range e.Cosign.keyProviders() {
+				if _, ok := c.KeyManagementProviders.find(name); !ok {
+					return invalid(fmt.Sprintf("verifier.plugins[%d].trustPolicies", i),
+						"no key management provider named %q (declare it in keyManagementProviders)", name)
+				}
+			}
 			continue
 		}
 		path := fmt.Sprintf("verifier.plugins[%d].verificationCertStores", i)

@@ -70,10 +70,13 @@ func certStoresTrustStore(stores CertStores, providers map[string]keys.Provider,
 		for name, refs := range byName {
 			for _, ref := range refs {
 				p, ok := providers[ref]
-				if !ok && !deferMissing {
+				switch {
+				case !ok && !deferMissing:
 					return nil, invalid("verificationCertStores."+typ+"."+name, "no key management provider named %q", ref)
+				case !ok:
+					p = undeclared(ref)
 				}
-				ts[t][name] = append(ts[t][name], providerCerts{p: p, name: ref})
+				ts[t][name] = append(ts[t][name], providerCerts{p})
 			}
 		}
 	}
@@ -81,19 +84,47 @@ func certStoresTrustStore(stores CertStores, providers map[string]keys.Provider,
 }
 
 // providerCerts serves a key management provider's certificates to a
-// notation trust store; a nil p is a provider that is not declared.
-type providerCerts struct {
-	p    keys.Provider
-	name string
-}
+// notation trust store.
+type providerCerts struct{ p keys.Provider }
 
 func (c providerCerts) Certificates(ctx context.Context) ([]*x509.Certificate, error) {
-	if c.p == nil {
-		return nil, fmt.Errorf("key management provider %q is not declared: %w", c.name, errdef.ErrTrustMaterialUnavailable)
-	}
 	m, err := c.p.Material(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return m.X509(), nil
+}
+
+// undeclared is a key management provider that a verifier names but no
+// configuration declares (Parts.DeferKeyReferences): it has no material, so
+// verifications that need it cannot run.
+type undeclared string
+
+// Material fails with errdef.ErrTrustMaterialUnavailable (keys.Provider).
+func (u undeclared) Material(context.Context) (keys.Material, error) {
+	return keys.Material{}, fmt.Errorf("key management provider %q is not declared: %w", string(u), errdef.ErrTrustMaterialUnavailable)
+}
+
+// Status reports the provider as missing (keys.Provider).
+func (u undeclared) Status() keys.Status {
+	return keys.Status{Error: "not declared", BriefError: "not declared"}
+}
+
+// withUndeclared returns providers plus an undeclared provider for each
+// name in names that providers lacks.
+func withUndeclared(providers map[string]keys.Provider, names []string) map[string]keys.Provider {
+	out := providers
+	for _, n := range names {
+		if _, ok := providers[n]; ok {
+			continue
+		}
+		if len(out) == len(providers) {
+			out = make(map[string]keys.Provider, len(providers)+len(names))
+			for k, v := range providers {
+				out[k] = v
+			}
+		}
+		out[n] = undeclared(n)
+	}
+	return out
 }

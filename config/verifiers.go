@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+
+	"github.com/openratify/ratify/verifier/cosign"
 )
 
 // NotationArtifactType is the artifact type of Notary Project signatures.
@@ -22,11 +24,57 @@ type VerifierSection struct {
 // VerifierEntry is one decoded verifier; exactly one of its pointers is set.
 type VerifierEntry struct {
 	Notation *NotationVerifier
+	Cosign   *CosignVerifier
 }
 
 // Common returns the fields every verifier has.
 func (e VerifierEntry) Common() VerifierCommon {
+	if e.Cosign != nil {
+		return e.Cosign.VerifierCommon
+	}
 	return e.Notation.VerifierCommon
+}
+
+// CosignVerifier configures the cosign and Sigstore bundle signature
+// verifier: Ratify v1's trustPolicies (or its deprecated single key), see
+// verifier/cosign.
+type CosignVerifier struct {
+	VerifierCommon
+	cosign.Settings
+}
+
+// config returns the verifier package's configuration of c.
+func (c *CosignVerifier) config() cosign.Config {
+	return cosign.Config{
+		Name:             c.Name,
+		ArtifactTypes:    cosign.List(c.ArtifactTypes),
+		NestedReferences: cosign.List(c.NestedReferences),
+		Settings:         c.Settings,
+	}
+}
+
+func (c *CosignVerifier) validate(path string) error {
+	if len(c.Source) > 0 && string(c.Source) != "null" {
+		return invalid(path+".source", "downloading verifier plugins is not supported")
+	}
+	cfg := c.config()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%s.%w", path, err)
+	}
+	return nil
+}
+
+// keyProviders names the key management providers c's trust policies name.
+func (c *CosignVerifier) keyProviders() []string {
+	var names []string
+	for _, p := range c.TrustPolicies {
+		for _, k := range p.Keys {
+			if k.Provider != "" {
+				names = append(names, k.Provider)
+			}
+		}
+	}
+	return names
 }
 
 // VerifierCommon holds the fields of every verifier.plugins entry.
@@ -98,10 +146,18 @@ func (v *VerifierSection) decode() error {
 			if err := entry.Notation.validate(path); err != nil {
 				return err
 			}
-		case "cosign", "sbom", "vulnerabilityreport", "schemavalidator", "licensechecker":
-			return invalid(path, "verifier %q is not available in this version of ratify (available: notation)", common.Kind())
+		case "cosign":
+			entry.Cosign = &CosignVerifier{}
+			if err := decodeValue(raw, reflect.ValueOf(entry.Cosign).Elem(), path); err != nil {
+				return err
+			}
+			if err := entry.Cosign.validate(path); err != nil {
+				return err
+			}
+		case "sbom", "vulnerabilityreport", "schemavalidator", "licensechecker":
+			return invalid(path, "verifier %q is not available in this version of ratify (available: notation, cosign)", common.Kind())
 		default:
-			return invalid(path, "unknown verifier %q (available: notation)", common.Kind())
+			return invalid(path, "unknown verifier %q (available: notation, cosign)", common.Kind())
 		}
 		v.Entries = append(v.Entries, entry)
 	}

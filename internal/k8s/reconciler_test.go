@@ -37,11 +37,17 @@ func TestStatus(t *testing.T) {
 				Name: "notation-kmp", Type: "notation", ArtifactTypes: notationType, Parameters: raw(t, `{"verificationCertStores":{"certs":["kmp-inline"]},"trustPolicyDoc":`+trustPolicy+`}`)}}
 		}, v1beta1.ResourceStatus{IsSuccess: true}}, // the provider may come later: see TestKeyProviderFeedsVerifier
 		{"verifier of an unavailable type", func() client.Object {
+			return &v1beta1.Verifier{ObjectMeta: objMeta("", "verifier-sbom"), Spec: v1beta1.VerifierSpec{
+				Name: "sbom", ArtifactTypes: "application/spdx+json"}}
+		}, v1beta1.ResourceStatus{
+			Error:      `verifier.plugins[0]: verifier "sbom" is not available in this version of ratify (available: notation, cosign): invalid configuration`,
+			BriefError: `verifier "sbom" is not available in this version of ratify (available: notation, cosign)`}},
+		{"cosign verifier trusting nothing", func() client.Object {
 			return &v1beta1.Verifier{ObjectMeta: objMeta("", "verifier-cosign"), Spec: v1beta1.VerifierSpec{
 				Name: "cosign", ArtifactTypes: "application/vnd.dev.cosign.artifact.sig.v1+json"}}
 		}, v1beta1.ResourceStatus{
-			Error:      `verifier.plugins[0]: verifier "cosign" is not available in this version of ratify (available: notation): invalid configuration`,
-			BriefError: `verifier "cosign" is not available in this version of ratify (available: notation)`}},
+			Error:      `verifier.plugins[0].trustPolicies: no trust policies and no key: nothing would be trusted: invalid configuration`,
+			BriefError: `trustPolicies: no trust policies and no key: nothing would be trusted`}},
 		{"verifier with an unknown field", func() client.Object {
 			return &v1beta1.Verifier{ObjectMeta: objMeta("", "verifier-typo"), Spec: v1beta1.VerifierSpec{
 				Name: "notation", ArtifactTypes: notationType,

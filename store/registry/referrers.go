@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -48,6 +49,9 @@ func (s *Store) Referrers(ctx context.Context, ref registry.Reference, subject o
 	if err != nil {
 		return nil, classify("referrers of "+where, err)
 	}
+	if err := s.completeArtifactTypes(ctx, ref, out); err != nil {
+		return nil, fmt.Errorf("referrers of %s: %w", where, err)
+	}
 	if !s.opts.CosignEnabled {
 		return out, nil
 	}
@@ -80,4 +84,37 @@ func cosignSignature(ctx context.Context, repo *remote.Repository, subject ocisp
 	}
 	desc.ArtifactType = CosignArtifactType
 	return desc, true, nil
+}
+
+// maxArtifactTypeLookups bounds the referrer manifests read to learn their
+// artifact type (see completeArtifactTypes).
+const maxArtifactTypeLookups = 32
+
+// completeArtifactTypes reads the manifest of each referrer listed with the
+// empty config's media type as its artifact type, and takes the artifact
+// type the manifest itself declares. Clients that maintain the referrers tag
+// schema index (go-containerregistry, used by cosign for its Sigstore
+// bundles) list an artifact by its config media type even when the manifest
+// has an artifactType field, which the distribution spec says to prefer.
+// At most maxArtifactTypeLookups manifests are read; the others keep the
+// listed type.
+func (s *Store) completeArtifactTypes(ctx context.Context, ref registry.Reference, referrers []ocispec.Descriptor) error {
+	lookups := 0
+	for i, d := range referrers {
+		if d.ArtifactType != ocispec.MediaTypeEmptyJSON || lookups >= maxArtifactTypeLookups {
+			continue
+		}
+		lookups++
+		data, err := s.Fetch(ctx, ref, d)
+		if err != nil {
+			return err
+		}
+		var m struct {
+			ArtifactType string `json:"artifactType"`
+		}
+		if json.Unmarshal(data, &m) == nil && m.ArtifactType != "" {
+			referrers[i].ArtifactType = m.ArtifactType
+		}
+	}
+	return nil
 }

@@ -22,17 +22,21 @@ import (
 var (
 	ratifyBin   string
 	notationBin string
+	cosignBin   string
 )
 
 // TestMain builds ratify and finds (or builds) the notation CLI
 // (internal/testratify), then runs the tests.
 func TestMain(m *testing.M) { testratify.Main(m, "e2e", setup) }
 
-// setup sets ratifyBin and notationBin.
+// setup sets ratifyBin, notationBin and cosignBin.
 func setup() (err error) {
 	if ratifyBin, err = testratify.Build(); err != nil {
 		return err
 	}
-	notationBin, err = testratify.NotationCLI()
+	if notationBin, err = testratify.NotationCLI(); err != nil {
+		return err
+	}
+	cosignBin, err = testratify.CosignCLI()
 	return err
 }
