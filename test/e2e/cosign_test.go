@@ -157,3 +157,62 @@ func TestVerifyCosignAndNotation(t *testing.T) {
 	requireCosign := cosignConfig(t, []string{key.Public}, root.Cert, map[string]string{bundleType: "any"})
 	verifyResult(t, cosignOnly, requireCosign, exitPassed)
 }
+
+// TestVerifyCosignRegistryFailures checks that a registry failing to list
+// or serve a cosign signature makes the verification "could not verify"
+// (exit 2, the reason on standard error), never "unsigned".
+func TestVerifyCosignRegistryFailures(t *testing.T) {
+	r := testregistry.New(t, testregistry.Options{Referrers: true})
+	c := newCosign(t)
+	key := c.GenerateKeyPair("signer")
+	config := cosignConfig(t, []string{key.Public}, nil, nil)
+	tagged, ref := pushImage(t, r, "tagged")
+	c.Sign(key, ref, testratify.CosignTag)
+	_, bundled := pushImage(t, r, "bundled")
+	c.Sign(key, bundled, testratify.CosignBundle)
+	sigTag := "sha256-" + tagged.Digest.Encoded() + ".sig"
+
+	for _, tc := range []struct {
+		name   string
+		ref    string
+		fault  testregistry.Fault
+		reason string
+	}{
+		{"signature tag 503", ref, testregistry.Fault{Kind: testregistry.KindManifest, Reference: sigTag, Status: 503}, "503"},
+		{"signature blob 500", ref, testregistry.Fault{Method: "GET", Kind: testregistry.KindBlob, Status: 500}, "500"},
+		{"signature blob throttled", ref, testregistry.Fault{Method: "GET", Kind: testregistry.KindBlob, Status: 429, RetryAfter: "1"}, "429"},
+		{"referrers listing 500", bundled, testregistry.Fault{Kind: testregistry.KindReferrers, Status: 500}, "500"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r.ClearFaults()
+			r.Inject(tc.fault)
+			defer r.ClearFaults()
+			o := ratify(t, "verify", "-s", tc.ref, "-c", config)
+			wantCouldNotVerify(t, o, tc.reason)
+		})
+	}
+}
+
+// TestVerifyCosignFetchesOnce checks that an image with two cosign
+// signatures (two keys) costs one signature manifest and one payload blob:
+// the payload is fetched once and checked against every key.
+func TestVerifyCosignFetchesOnce(t *testing.T) {
+	r := testregistry.New(t, testregistry.Options{Referrers: true})
+	c := newCosign(t)
+	first, second := c.GenerateKeyPair("first"), c.GenerateKeyPair("second")
+	_, ref := pushImage(t, r, "twice")
+	c.Sign(first, ref, testratify.CosignTag)
+	c.Sign(second, ref, testratify.CosignTag)
+	config := cosignConfig(t, []string{second.Public, first.Public}, nil, nil)
+
+	r.Reset()
+	res := verifyResult(t, ref, config, exitPassed)
+	if got := r.Count("GET", testregistry.KindBlob); got != 1 {
+		t.Errorf("%d blob GETs for two signatures sharing one payload, want 1 (%v)", got, r.Counts())
+	}
+	sigs, _ := res.VerifierReports[0].Extensions["signatures"].([]any)
+	if len(sigs) != 2 {
+		ext, _ := json.Marshal(res.VerifierReports[0].Extensions)
+		t.Errorf("extensions report %d signatures, want both: %s", len(sigs), ext)
+	}
+}
