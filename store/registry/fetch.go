@@ -29,15 +29,8 @@ var manifestMediaTypes = []string{
 	mediaTypeArtifactManifest,
 }
 
-// Fetch returns the content desc describes from ref's repository: a manifest
-// from the manifest endpoint ("Pulling manifests", OCI distribution-spec
-// v1.1), anything else from the blob endpoint ("Pulling blobs").
-//
-// A descriptor larger than Options.MaxManifestBytes or Options.MaxBlobBytes
-// is refused before any request, with an error wrapping
-// errdef.ErrSizeExceedsLimit. Content whose size or digest is not the
-// descriptor's is an error wrapping errdef.ErrInvalidContent.
-func (s *Store) Fetch(ctx context.Context, ref registry.Reference, desc ocispec.Descriptor) ([]byte, error) {
+// fetch does what Fetch says, for one caller.
+func (s *Store) fetch(ctx context.Context, ref registry.Reference, desc ocispec.Descriptor) ([]byte, error) {
 	repo, err := s.repository(ref)
 	if err != nil {
 		return nil, err

@@ -19,17 +19,8 @@ import (
 // under their "sha256-<hex>.sig" tag, which carry none of their own.
 const CosignArtifactType = "application/vnd.dev.cosign.artifact.sig.v1+json"
 
-// Referrers lists the manifests in ref's repository whose subject is
-// subject. It uses the referrers API of the OCI distribution-spec v1.1
-// ("Listing Referrers"), following its pages, and falls back to the
-// referrers tag schema ("sha256-<hex>") on registries without the API. With
-// Options.CosignEnabled it adds the cosign signature tagged
-// "sha256-<hex>.sig", if there is one.
-//
-// More than Options.MaxReferrers referrers is an error wrapping
-// errdef.ErrSizeExceedsLimit. A registry that cannot be reached or fails is
-// an error, never an empty list.
-func (s *Store) Referrers(ctx context.Context, ref registry.Reference, subject ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+// referrers does what Referrers says, for one caller.
+func (s *Store) referrers(ctx context.Context, ref registry.Reference, subject ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 	repo, err := s.repository(ref)
 	if err != nil {
 		return nil, err

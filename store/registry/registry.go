@@ -17,6 +17,7 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/singleflight"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -81,6 +82,12 @@ type Options struct {
 	// means DefaultRetryMaxWait.
 	RetryMaxWait time.Duration
 
+	// MaxConcurrentRequests bounds the requests in flight to one registry
+	// (each retry waits for a slot anew); the others wait within their
+	// deadline. Zero means DefaultMaxConcurrentRequests; negative means no
+	// bound.
+	MaxConcurrentRequests int
+
 	// Transport is the base HTTP transport; nil means a clone of
 	// http.DefaultTransport. CABundles needs an *http.Transport.
 	Transport http.RoundTripper
@@ -97,6 +104,9 @@ func (o *Options) setDefaults() {
 	o.MaxReferrers = orDefault(o.MaxReferrers, DefaultMaxReferrers)
 	o.RetryMinWait = orDefault(o.RetryMinWait, DefaultRetryMinWait)
 	o.RetryMaxWait = orDefault(o.RetryMaxWait, DefaultRetryMaxWait)
+	if o.MaxConcurrentRequests == 0 {
+		o.MaxConcurrentRequests = DefaultMaxConcurrentRequests
+	}
 	switch {
 	case o.MaxRetries == 0:
 		o.MaxRetries = DefaultMaxRetries
@@ -120,6 +130,11 @@ type Store struct {
 
 	mu    sync.Mutex
 	repos map[string]*remote.Repository
+
+	inflight singleflight.Group // requests shared by concurrent callers (coalesce.go)
+	// joined, when set, is called once each caller is attached to a
+	// shared request (for tests to know when everyone waits).
+	joined func(key string)
 }
 
 // New returns a Store. An unreadable CA bundle is an error wrapping
@@ -129,6 +144,9 @@ func New(opts Options) (*Store, error) {
 	base, err := NewTransport(opts.Transport, opts.CABundles)
 	if err != nil {
 		return nil, err
+	}
+	if opts.MaxConcurrentRequests > 0 {
+		base = newHostLimit(base, opts.MaxConcurrentRequests)
 	}
 	if opts.OnResponse != nil {
 		base = &observeTransport{base: base, observe: opts.OnResponse}
@@ -181,10 +199,8 @@ func (s *Store) repository(ref registry.Reference) (*remote.Repository, error) {
 	return r, nil
 }
 
-// Resolve returns the descriptor of the manifest ref names by tag or digest
-// (a HEAD of the manifest, OCI distribution-spec v1.1 "Checking if content
-// exists in the registry").
-func (s *Store) Resolve(ctx context.Context, ref registry.Reference) (ocispec.Descriptor, error) {
+// resolve does what Resolve says, for one caller.
+func (s *Store) resolve(ctx context.Context, ref registry.Reference) (ocispec.Descriptor, error) {
 	repo, err := s.repository(ref)
 	if err != nil {
 		return ocispec.Descriptor{}, err

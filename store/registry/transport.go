@@ -25,6 +25,10 @@ func NewTransport(base http.RoundTripper, bundles map[string]string) (http.Round
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		// Keep as many idle connections to a registry as requests may be
+		// in flight to it, so that bursts reuse them (HTTP/2 is attempted
+		// where the registry offers it: ForceAttemptHTTP2 stays on).
+		t.MaxIdleConnsPerHost = DefaultMaxConcurrentRequests
 		base = t
 	}
 	if len(bundles) == 0 {
