@@ -67,7 +67,7 @@ func TestCosignVerifierEntry(t *testing.T) {
 
 	good := map[string]struct{ entry, providers string }{
 		"key file": {`{"name": "cosign", "artifactTypes": "application/vnd.dev.cosign.artifact.sig.v1+json",
-			"trustPolicies": [{"name": "default", "version": "1.0.0", "scopes": ["*"], "keys": [{"file": "cosign.pub"}]}]}`, ""},
+			"trustPolicies": [{"name": "default", "version": "1.0.0", "scopes": ["*"], "keys": [{"file": "cosign.pub"}], "tLogVerify": false}]}`, ""},
 		"deprecated single key": {`{"name": "cosign", "key": "cosign.pub"}`, ""},
 		"key management provider": {`{"name": "verifier-cosign", "type": "cosign",
 			"trustPolicies": [{"name": "team", "scopes": ["registry.example/team/*"], "keys": [{"provider": "kmp-key"}]},

@@ -12,23 +12,30 @@ import (
 	"github.com/openratify/ratify"
 )
 
+// trust is what a policy verifies with at one verification: its keys now
+// (none for keyless) and its trusted root (nil when it needs none).
+type trust struct {
+	keys []trustedKey
+	root root.TrustedMaterial
+}
+
 // check verifies one signature under the policy: with each of its keys,
 // or with its keyless identity.
-func (p *policy) check(sig sigLayer, trusted []trustedKey, subject ratify.Subject, now time.Time) SignatureResult {
+func (p *policy) check(sig sigLayer, t trust, subject ratify.Subject, now time.Time) SignatureResult {
 	r := SignatureResult{Signature: sig.b64, SignatureDigest: sig.digest, Verifications: []Verification{}}
 	if sig.problem != "" {
 		r.Error = sig.problem
 		return r
 	}
 	if p.keyed() {
-		if len(trusted) == 0 {
+		if len(t.keys) == 0 {
 			r.Error = fmt.Sprintf("trust policy %q has no key", p.name)
 		}
-		for i := range trusted {
-			r.Verifications = append(r.Verifications, p.checkKey(sig, &trusted[i], subject))
+		for i := range t.keys {
+			r.Verifications = append(r.Verifications, p.checkKey(sig, &t.keys[i], t.root, subject))
 		}
 	} else {
-		r.Verifications = append(r.Verifications, p.checkKeyless(sig, subject, now))
+		r.Verifications = append(r.Verifications, p.checkKeyless(sig, t.root, subject, now))
 	}
 	for _, vr := range r.Verifications {
 		if vr.IsSuccess {
@@ -46,8 +53,8 @@ func (p *policy) check(sig sigLayer, trusted []trustedKey, subject ratify.Subjec
 }
 
 // checkKey verifies sig with one key of the policy, and its transparency
-// log entry when the policy asks for it.
-func (p *policy) checkKey(sig sigLayer, k *trustedKey, subject ratify.Subject) Verification {
+// log entry against trusted root tr when the policy asks for it.
+func (p *policy) checkKey(sig sigLayer, k *trustedKey, tr root.TrustedMaterial, subject ratify.Subject) Verification {
 	vr := Verification{SignatureDigest: sig.digest, KeyInformation: &k.info}
 	if k.refused != "" {
 		vr.Error = k.refused
@@ -62,7 +69,7 @@ func (p *policy) checkKey(sig sigLayer, k *trustedKey, subject ratify.Subject) V
 	if p.tlog {
 		opts = append(opts, verify.WithTransparencyLog(1))
 	}
-	_, err := p.run(entity, sig.artifact(subject), verify.WithKey(), p.material(k.verifier), opts)
+	_, err := p.run(entity, sig.artifact(subject), verify.WithKey(), material(tr, k.verifier), opts)
 	if err != nil {
 		vr.Error = err.Error()
 		return vr
@@ -76,10 +83,10 @@ func (p *policy) checkKey(sig sigLayer, k *trustedKey, subject ratify.Subject) V
 	return vr
 }
 
-// checkKeyless verifies sig's Fulcio certificate against the trusted
-// root, at a time a transparency log entry or RFC 3161 timestamp
-// attests (or, with neither required, now), and its identity and issuer.
-func (p *policy) checkKeyless(sig sigLayer, subject ratify.Subject, now time.Time) Verification {
+// checkKeyless verifies sig's Fulcio certificate against trusted root tr,
+// at a time a transparency log entry or RFC 3161 timestamp attests (or,
+// with neither required, now), and its identity and issuer.
+func (p *policy) checkKeyless(sig sigLayer, tr root.TrustedMaterial, subject ratify.Subject, now time.Time) Verification {
 	vr := Verification{SignatureDigest: sig.digest}
 	entity := sig.entity(nil)
 	content, err := entity.VerificationContent()
@@ -100,7 +107,7 @@ func (p *policy) checkKeyless(sig sigLayer, subject ratify.Subject, now time.Tim
 			return vr
 		}
 		opts = append(opts, verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1))
-	case len(timestamps) > 0 && len(p.trusted.TimestampingAuthorities()) > 0:
+	case len(timestamps) > 0 && len(tr.TimestampingAuthorities()) > 0:
 		opts = append(opts, verify.WithSignedTimestamps(1))
 	default:
 		if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
@@ -114,7 +121,7 @@ func (p *policy) checkKeyless(sig sigLayer, subject ratify.Subject, now time.Tim
 	if p.ctlog {
 		opts = append(opts, verify.WithSignedCertificateTimestamps(1))
 	}
-	res, err := p.run(entity, sig.artifact(subject), verify.WithCertificateIdentity(*p.keyless), p.material(nil), opts)
+	res, err := p.run(entity, sig.artifact(subject), verify.WithCertificateIdentity(*p.keyless), material(tr, nil), opts)
 	if err != nil {
 		vr.Error = err.Error()
 		return vr

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -39,19 +40,33 @@ type Config struct {
 // loader that decodes the common fields itself embeds Settings.
 type Settings struct {
 	// Key is Ratify v1's deprecated single public key: a PEM file whose
-	// keys verify every subject ("*"), without transparency log checks.
+	// keys verify every subject ("*"), without transparency log checks
+	// unless RekorURL is set.
 	Key string `json:"key,omitempty"`
 	// RekorURL is Ratify v1's deprecated Rekor server for the single-key
-	// form. Rekor is never contacted (see TrustPolicy.RekorURL); with Key
-	// it needs TrustedRootFile, alone it is refused.
+	// form: with Key it turns transparency log verification on (see
+	// TrustPolicy.RekorURL); alone (keyless verification of any identity)
+	// it is refused.
 	RekorURL string `json:"rekorURL,omitempty"`
 	// TrustedRootFile is a Sigstore trusted_root.json for the single-key
-	// form, which turns on transparency log verification when RekorURL is
-	// set. An extension of v1.
+	// form; without it the root comes through TUF. An extension of v1.
 	TrustedRootFile string `json:"trustedRootFile,omitempty"`
 	// TrustPolicies say which keys or identities are trusted for which
 	// repositories.
 	TrustPolicies []TrustPolicy `json:"trustPolicies,omitempty"`
+	// TUFMirror is the base URL (http or https) of the TUF repository (The
+	// Update Framework specification v1.0) whose target trusted_root.json
+	// is the Sigstore trusted root of every trust policy of this entry
+	// that needs one and has no trustedRootFile: a private Sigstore
+	// deployment's repository, or a mirror of the public one. It needs
+	// TUFRootFile. Empty means the runtime's repository (Options.TUF), by
+	// default the public Sigstore instance's. An extension of v1.
+	TUFMirror string `json:"tufMirror,omitempty"`
+	// TUFRootFile is a root.json of TUFMirror (TUF root metadata, not a
+	// Sigstore trusted root): the trust anchor from which the repository's
+	// current metadata is verified. Required with TUFMirror, and only
+	// with it. An extension of v1.
+	TUFRootFile string `json:"tufRootFile,omitempty"`
 }
 
 // TrustPolicy is one of Ratify v1's cosign trust policies: the repositories
@@ -70,20 +85,29 @@ type TrustPolicy struct {
 	// Keyless trusts Fulcio certificates of one identity and issuer.
 	Keyless *Keyless `json:"keyless,omitempty"`
 	// TLogVerify requires a verified transparency log (Rekor) entry with
-	// every signature. Unset means true when TrustedRootFile is set, and
-	// false otherwise for keys (Ratify v1 asked the public Rekor instead).
-	// True needs TrustedRootFile: ratify verifies log entries offline,
-	// from the inclusion promise or proof a signature carries.
+	// every signature, checked offline from the inclusion promise or proof
+	// the signature carries, against the logs of the trusted root. Unset
+	// means true, as in Ratify v1: a key policy then needs a trusted root
+	// too (TrustedRootFile, or the public Sigstore's through TUF). Set it
+	// false for keys whose signatures are not logged (cosign sign
+	// --tlog-upload=false); only then is no trusted root needed.
 	TLogVerify *bool `json:"tLogVerify,omitempty"`
-	// RekorURL is accepted for compatibility and never contacted: the
-	// transparency logs trusted are those of TrustedRootFile.
+	// RekorURL names the Rekor instance whose entries are trusted, and is
+	// never contacted: with TLogVerify it must be the base URL of one of
+	// the trusted root's transparency logs (its tlogs[].baseUrl), which a
+	// trusted root file is checked for when the verifier is built and a
+	// root from TUF when it is fetched. A private Rekor therefore needs
+	// the trusted root of its deployment (TrustedRootFile, or the entry's
+	// tufMirror). Entries of every log of the trusted root verify.
 	RekorURL string `json:"rekorURL,omitempty"`
 	// TrustedRootFile is a Sigstore trusted_root.json (the trusted root
 	// media type application/vnd.dev.sigstore.trustedroot+json;version=0.1):
 	// the Fulcio CAs, Rekor and CT logs and timestamp authorities of a
-	// public, private or air-gapped Sigstore deployment. Required for
-	// Keyless and TLogVerify. An extension of v1, which fetched the public
-	// instance's root over TUF.
+	// public, private or air-gapped Sigstore deployment. Without it,
+	// keyless and TLogVerify policies use the trusted root of the TUF
+	// repository (Settings.TUFMirror, or the public Sigstore instance's),
+	// fetched at the first verification that needs it, as Ratify v1 did.
+	// An extension of v1.
 	TrustedRootFile string `json:"trustedRootFile,omitempty"`
 }
 
@@ -152,14 +176,14 @@ func (c *Config) Validate() error {
 			"move the key into a trust policy's keys")
 	case c.Key == "" && c.RekorURL != "":
 		return fmt.Errorf("rekorURL: keyless verification of any identity (rekorURL without key) is not supported; "+
-			"configure trustPolicies with keyless identity, issuer and trustedRootFile: %w: %w", errdef.ErrUnsupported, errdef.ErrInvalidConfig)
+			"configure trustPolicies with a keyless identity and issuer: %w: %w", errdef.ErrUnsupported, errdef.ErrInvalidConfig)
 	case c.Key == "" && c.TrustedRootFile != "":
 		return invalid("trustedRootFile", "only used with key; give trust policies their own trustedRootFile")
-	case c.Key != "" && c.RekorURL != "" && c.TrustedRootFile == "":
-		return fmt.Errorf("rekorURL: transparency log verification is done offline, against the logs of a Sigstore trusted root; "+
-			"set trustedRootFile, or remove rekorURL to verify with the key alone: %w: %w", errdef.ErrUnsupported, errdef.ErrInvalidConfig)
 	case !legacy && len(c.TrustPolicies) == 0:
 		return invalid("trustPolicies", "no trust policies and no key: nothing would be trusted")
+	}
+	if err := c.validateTUF(); err != nil {
+		return err
 	}
 	names := map[string]int{}
 	for i := range c.TrustPolicies {
@@ -189,10 +213,6 @@ func (p *TrustPolicy) validate(path string) error {
 		return invalid(path, "trust policy %q has neither keys nor keyless", p.Name)
 	case len(p.Keys) > 0 && p.Keyless != nil:
 		return invalid(path, "trust policy %q has both keys and keyless; use two policies", p.Name)
-	case p.TLogVerify != nil && *p.TLogVerify && p.TrustedRootFile == "":
-		return fmt.Errorf("%s.tLogVerify: transparency log entries are verified offline, against the logs of a Sigstore trusted root, "+
-			"and trust policy %q has no trustedRootFile; contacting Rekor is not available: %w: %w",
-			path, p.Name, errdef.ErrUnsupported, errdef.ErrInvalidConfig)
 	}
 	if slices.Contains(p.Scopes, "*") && len(p.Scopes) > 1 {
 		return invalid(path+".scopes", "trust policy %q: \"*\" cannot be combined with other scopes", p.Name)
@@ -209,12 +229,12 @@ func (p *TrustPolicy) validate(path string) error {
 		}
 	}
 	if p.Keyless != nil {
-		return p.Keyless.validate(path+".keyless", p)
+		return p.Keyless.validate(path + ".keyless")
 	}
 	return nil
 }
 
-func (k *Keyless) validate(path string, p *TrustPolicy) error {
+func (k *Keyless) validate(path string) error {
 	switch {
 	case k.CertificateIdentity == "" && k.CertificateIdentityRegExp == "":
 		return invalid(path, "certificateIdentity or certificateIdentityRegExp is required")
@@ -224,9 +244,6 @@ func (k *Keyless) validate(path string, p *TrustPolicy) error {
 		return invalid(path, "certificateOIDCIssuer or certificateOIDCIssuerRegExp is required")
 	case k.CertificateOIDCIssuer != "" && k.CertificateOIDCIssuerRegExp != "":
 		return invalid(path, "give certificateOIDCIssuer or certificateOIDCIssuerRegExp, not both")
-	case p.TrustedRootFile == "":
-		return fmt.Errorf("%s: keyless verification needs the Fulcio CAs of a Sigstore trusted root: set trustedRootFile "+
-			"(fetching the public instance's root over TUF is not available): %w: %w", path, errdef.ErrUnsupported, errdef.ErrInvalidConfig)
 	}
 	for _, re := range []struct{ field, expr string }{
 		{"certificateIdentityRegExp", k.CertificateIdentityRegExp},
@@ -235,6 +252,31 @@ func (k *Keyless) validate(path string, p *TrustPolicy) error {
 		if _, err := regexp.Compile(re.expr); err != nil {
 			return invalid(path+"."+re.field, "%v", err)
 		}
+	}
+	return nil
+}
+
+// validateTUF checks tufMirror and tufRootFile, which go together.
+func (c *Config) validateTUF() error {
+	switch {
+	case c.TUFMirror == "" && c.TUFRootFile != "":
+		return invalid("tufRootFile", "only used with tufMirror")
+	case c.TUFMirror == "":
+		return nil
+	case c.TUFRootFile == "":
+		return invalid("tufRootFile", "tufMirror %q needs the repository's root.json, the trust anchor its metadata is verified from", c.TUFMirror)
+	}
+	return validMirror("tufMirror", c.TUFMirror)
+}
+
+// validMirror checks that mirror is an absolute http or https URL.
+func validMirror(path, mirror string) error {
+	u, err := url.Parse(mirror)
+	if err != nil {
+		return invalid(path, "%v", err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return invalid(path, "%q is not an http or https URL without query or fragment", mirror)
 	}
 	return nil
 }

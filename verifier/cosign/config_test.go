@@ -20,7 +20,8 @@ func TestConfigDecode(t *testing.T) {
 	   "keys":[{"provider":"kmp-name","name":"keyname","version":"v1"},{"file":"/path/cosign.pub"}],
 	   "tLogVerify":false,"rekorURL":"https://rekor.example"},
 	  {"name":"p2","scopes":["*"],"keyless":{"certificateIdentity":"me@example.com","certificateOIDCIssuerRegExp":"https://.*",
-	   "ctLogVerify":false},"trustedRootFile":"root.json"}]}`
+	   "ctLogVerify":false},"trustedRootFile":"root.json"}],
+	 "tufMirror":"https://tuf.example/repo","tufRootFile":"tuf-root.json"}`
 	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.DisallowUnknownFields()
 	var c Config
@@ -32,7 +33,8 @@ func TestConfigDecode(t *testing.T) {
 	}
 	p := c.TrustPolicies[0]
 	if len(c.ArtifactTypes) != 2 || c.ArtifactTypes[1] != ArtifactTypeBundle || p.Keys[0].Version != "v1" || p.Keys[1].File != "/path/cosign.pub" ||
-		*p.TLogVerify || c.TrustPolicies[1].Keyless.CertificateOIDCIssuerRegExp != "https://.*" || *c.TrustPolicies[1].Keyless.CTLogVerify {
+		*p.TLogVerify || c.TrustPolicies[1].Keyless.CertificateOIDCIssuerRegExp != "https://.*" || *c.TrustPolicies[1].Keyless.CTLogVerify ||
+		c.TUFMirror != "https://tuf.example/repo" || c.TUFRootFile != "tuf-root.json" {
 		t.Fatalf("decoded %+v", c)
 	}
 }
@@ -55,7 +57,7 @@ func TestConfigValidate(t *testing.T) {
 		{"wrong type", Config{Type: "notation", Settings: Settings{Key: "k"}}, "type", false},
 		{"key and policies", Config{Settings: Settings{Key: "k", TrustPolicies: []TrustPolicy{pol("a", "*")}}}, "key", false},
 		{"legacy keyless", Config{Settings: Settings{RekorURL: "https://rekor"}}, "rekorURL", true},
-		{"legacy tlog without root", Config{Settings: Settings{Key: "k", RekorURL: "https://rekor"}}, "rekorURL", true},
+		{"legacy tlog, root through TUF", Config{Settings: Settings{Key: "k", RekorURL: "https://rekor"}}, "", false},
 		{"duplicate names", Config{Settings: Settings{TrustPolicies: []TrustPolicy{pol("a", "r.io/a"), pol("a", "r.io/b")}}}, "trustPolicies[1].name", false},
 		{"bad version", Config{Settings: Settings{TrustPolicies: []TrustPolicy{{Name: "a", Version: "2.0.0", Scopes: []string{"*"}, Keys: []KeyRef{key}}}}},
 			"trustPolicies[0].version", false},
@@ -67,10 +69,22 @@ func TestConfigValidate(t *testing.T) {
 			Keys: []KeyRef{{File: "f", Provider: "p"}}}}}}, "trustPolicies[0].keys[0]", false},
 		{"version without name", Config{Settings: Settings{TrustPolicies: []TrustPolicy{{Name: "a", Scopes: []string{"*"},
 			Keys: []KeyRef{{Provider: "p", Version: "1"}}}}}}, "trustPolicies[0].keys[0].version", false},
-		{"tlog without trusted root", Config{Settings: Settings{TrustPolicies: []TrustPolicy{{Name: "a", Scopes: []string{"*"},
-			Keys: []KeyRef{key}, TLogVerify: ptr(true)}}}}, "trustPolicies[0].tLogVerify", true},
-		{"keyless without trusted root", Config{Settings: Settings{TrustPolicies: []TrustPolicy{{Name: "a", Scopes: []string{"*"},
-			Keyless: keyless}}}}, "trustPolicies[0].keyless", true},
+		{"tlog, root through TUF", Config{Settings: Settings{TrustPolicies: []TrustPolicy{{Name: "a", Scopes: []string{"*"},
+			Keys: []KeyRef{key}, TLogVerify: ptr(true)}}}}, "", false},
+		{"keyless, root through TUF", Config{Settings: Settings{TrustPolicies: []TrustPolicy{{Name: "a", Scopes: []string{"*"},
+			Keyless: keyless}}}}, "", false},
+		{"private TUF", Config{Settings: Settings{TUFMirror: "https://tuf.example", TUFRootFile: "root.json",
+			TrustPolicies: []TrustPolicy{{Name: "a", Scopes: []string{"*"}, Keyless: keyless}}}}, "", false},
+		{"private TUF, single key", Config{Settings: Settings{Key: "k", RekorURL: "https://rekor", TUFMirror: "http://127.0.0.1:8080/tuf",
+			TUFRootFile: "root.json"}}, "", false},
+		{"tufMirror without root", Config{Settings: Settings{TUFMirror: "https://tuf.example",
+			TrustPolicies: []TrustPolicy{pol("a", "*")}}}, "tufRootFile", false},
+		{"tufRootFile without mirror", Config{Settings: Settings{TUFRootFile: "root.json",
+			TrustPolicies: []TrustPolicy{pol("a", "*")}}}, "tufRootFile", false},
+		{"tufMirror not http", Config{Settings: Settings{TUFMirror: "file:///srv/tuf", TUFRootFile: "root.json",
+			TrustPolicies: []TrustPolicy{pol("a", "*")}}}, "tufMirror", false},
+		{"tufMirror relative", Config{Settings: Settings{TUFMirror: "tuf.example/repo", TUFRootFile: "root.json",
+			TrustPolicies: []TrustPolicy{pol("a", "*")}}}, "tufMirror", false},
 		{"keyless without identity", Config{Settings: Settings{TrustPolicies: []TrustPolicy{{Name: "a", Scopes: []string{"*"},
 			Keyless: &Keyless{CertificateOIDCIssuer: "i"}, TrustedRootFile: "r"}}}}, "trustPolicies[0].keyless", false},
 		{"keyless identity twice", Config{Settings: Settings{TrustPolicies: []TrustPolicy{{Name: "a", Scopes: []string{"*"},
@@ -109,6 +123,29 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("Validate = %v, ErrUnsupported should be %v", err, tt.unsupported)
 			}
 		})
+	}
+}
+
+// TestConfigV1 decodes and validates trust policies as Ratify v1 users
+// write them for the public Sigstore instance: no trusted root file.
+func TestConfigV1(t *testing.T) {
+	for _, raw := range []string{
+		`{"name":"cosign","trustPolicies":[{"name":"p","scopes":["*"],"keys":[{"provider":"k"}],"tLogVerify":true}]}`,
+		`{"name":"cosign","trustPolicies":[{"name":"p","version":"1.0.0","scopes":["*"],"keys":[{"provider":"k"}],"tLogVerify":true,
+		  "rekorURL":"https://rekor.example"}]}`,
+		`{"name":"cosign","trustPolicies":[{"name":"p","scopes":["*"],"keyless":{"certificateIdentity":"https://github.com/o/r/.github/workflows/w.yml@refs/heads/main",
+		  "certificateOIDCIssuer":"https://token.actions.githubusercontent.com"}}]}`,
+		`{"name":"cosign","key":"/etc/cosign.pub","rekorURL":"https://rekor.example"}`,
+	} {
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.DisallowUnknownFields()
+		var c Config
+		if err := dec.Decode(&c); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", raw, err)
+		}
 	}
 }
 
@@ -210,7 +247,7 @@ func TestKeyProviders(t *testing.T) {
 	}}, time.Now())
 	opts := Options{KeyProviders: map[string]keys.Provider{"kmp": static, "down": failingProvider{}}}
 	policy := func(refs ...KeyRef) TrustPolicy {
-		return TrustPolicy{Name: "demo", Scopes: []string{"127.0.0.1:5000/demo"}, Keys: refs}
+		return TrustPolicy{Name: "demo", Scopes: []string{"127.0.0.1:5000/demo"}, Keys: refs, TLogVerify: ptr(false)}
 	}
 	tests := []struct {
 		name     string

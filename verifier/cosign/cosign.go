@@ -17,9 +17,14 @@
 //
 // Signatures are checked against public keys (files, or keys of key
 // management providers) or, keyless, against the Fulcio CAs, Rekor and CT
-// logs and timestamp authorities of a Sigstore trusted root file, with
-// sigstore-go. Everything happens offline: the verifier never contacts
-// Rekor, Fulcio or a TUF repository.
+// logs and timestamp authorities of a Sigstore trusted root, with
+// sigstore-go. Signatures are verified offline: the verifier never
+// contacts Rekor or Fulcio. The trusted root is a file, or the target
+// trusted_root.json of a TUF repository (The Update Framework
+// specification v1.0), by default the public Sigstore instance's, fetched
+// with sigstore-go's TUF client at the first verification that needs it
+// and again every refresh interval; that repository is the only server the
+// verifier contacts.
 package cosign
 
 import (
@@ -64,12 +69,50 @@ type Options struct {
 	// name in keys[].provider, by name.
 	KeyProviders map[string]keys.Provider
 	// Now is the clock that judges certificates when no transparency log
-	// entry or timestamp dates a signature; nil means time.Now. (sigstore-go
-	// also checks such certificates against the system clock.)
+	// entry or timestamp dates a signature, and that schedules refreshes
+	// of trusted roots fetched through TUF; nil means time.Now.
+	// (sigstore-go also checks such certificates against the system
+	// clock.)
 	Now func() time.Time
-	// BaseDir resolves relative key and trusted root file paths, usually
-	// the directory of the configuration file.
+	// BaseDir resolves relative key, trusted root and TUF root file
+	// paths, usually the directory of the configuration file.
 	BaseDir string
+	// TUF is where trust policies that need a Sigstore trusted root and
+	// name no trustedRootFile get it, when their verifier entry names no
+	// tufMirror. The zero value is the public Sigstore instance.
+	TUF TUFOptions
+}
+
+// TUFOptions locate a TUF repository (The Update Framework specification
+// v1.0) that distributes a Sigstore trusted root as its target
+// trusted_root.json, and say how the root is cached. The zero value is
+// the public Sigstore instance: sigstore-go's default mirror and the
+// root.json embedded in sigstore-go, cached under the user cache
+// directory and refreshed daily.
+type TUFOptions struct {
+	// MirrorURL is the repository's base URL; empty means sigstore-go's
+	// default mirror, the public Sigstore instance's.
+	MirrorURL string
+	// Root is a root.json of MirrorURL (TUF root metadata), the trust
+	// anchor the repository's metadata is verified from; nil means the
+	// public instance's root embedded in sigstore-go, which suits
+	// MirrorURL only when it mirrors the public repository.
+	Root []byte
+	// CacheDir keeps the repository's metadata and trusted_root.json
+	// between runs (a few files per mirror: the top-level metadata, one
+	// target and a timestamp), so that a process started within the
+	// refresh interval of the last fetch, or while the repository cannot
+	// be reached, serves the cached root as long as TUF holds it valid.
+	// Empty means ratify/sigstore-tuf under os.UserCacheDir. When the
+	// directory cannot be created or written, roots are kept in memory
+	// only.
+	CacheDir string
+	// RefreshInterval is how long a fetched root is used before it is
+	// fetched again; zero means DefaultTUFRefreshInterval. The first
+	// verification after it starts the refresh in the background and,
+	// like those during it, uses the last good root, which also stays in
+	// use when the refresh fails (it is retried after 30 seconds).
+	RefreshInterval time.Duration
 }
 
 // Verifier verifies cosign signatures and Sigstore bundles under trust
@@ -85,12 +128,14 @@ type Verifier struct {
 	now      func() time.Time
 }
 
-// New validates cfg, reads its key files and trusted roots, and finds the
-// key management providers it names in opts. Every problem with the
-// configuration wraps errdef.ErrInvalidConfig: a key file that does not
-// parse or holds a key of a refused type, overlapping scopes, an unknown
-// provider, keyless or transparency log verification without a trusted
-// root.
+// New validates cfg, reads its key files, trusted roots and TUF root
+// file, and finds the key management providers it names in opts. It makes
+// no network call: a trusted root that comes through TUF is fetched at the
+// first verification that needs it. Every problem with the configuration
+// wraps errdef.ErrInvalidConfig: a key file that does not parse or holds a
+// key of a refused type, overlapping scopes, an unknown provider, a
+// trusted root file that lacks what a policy needs or has no log at its
+// rekorURL.
 func New(cfg Config, opts Options) (*Verifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -103,8 +148,16 @@ func New(cfg Config, opts Options) (*Verifier, error) {
 			Scopes:          []string{"*"},
 			Keys:            []KeyRef{{File: cfg.Key}},
 			TLogVerify:      &tlog,
+			RekorURL:        cfg.RekorURL,
 			TrustedRootFile: cfg.TrustedRootFile,
 		}}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	tuf, err := newTUFRoot(cfg.Settings, opts)
+	if err != nil {
+		return nil, err
 	}
 	scopes, err := parseScopes(policies)
 	if err != nil {
@@ -117,7 +170,7 @@ func New(cfg Config, opts Options) (*Verifier, error) {
 		now:           opts.Now,
 	}
 	for i, pc := range policies {
-		p, err := newPolicy(pc, scopes[i], opts)
+		p, err := newPolicy(pc, scopes[i], opts, tuf)
 		if err != nil {
 			return nil, fmt.Errorf("trustPolicies[%d]: %w", i, err)
 		}
@@ -128,9 +181,6 @@ func New(cfg Config, opts Options) (*Verifier, error) {
 	}
 	if len(v.artifactTypes) == 0 {
 		v.artifactTypes = []string{ArtifactTypeSignature, ArtifactTypeBundle, ArtifactTypeBundleV02, ArtifactTypeBundleV01}
-	}
-	if v.now == nil {
-		v.now = time.Now
 	}
 	return v, nil
 }

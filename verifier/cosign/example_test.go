@@ -48,12 +48,15 @@ func ExampleVerifier_Verify() {
 	pub, _ := cryptoutils.MarshalPublicKeyToPEM(priv.Public())
 	_ = os.WriteFile(filepath.Join(dir, "cosign.pub"), pub, 0o600)
 
+	noTLog := false
 	v, err := cosign.New(cosign.Config{
 		Name: "cosign-verifier",
 		Settings: cosign.Settings{TrustPolicies: []cosign.TrustPolicy{{
 			Name:   "demo",
 			Scopes: []string{"127.0.0.1:5000/demo"},
 			Keys:   []cosign.KeyRef{{File: "cosign.pub"}},
+			// Signed with `cosign sign --tlog-upload=false`: no log entry.
+			TLogVerify: &noTLog,
 		}}},
 	}, cosign.Options{BaseDir: dir})
 	if err != nil {

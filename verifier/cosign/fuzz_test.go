@@ -62,7 +62,7 @@ func FuzzSignatureParsing(f *testing.F) {
 
 		// Whatever the bytes, verification answers with a report.
 		for _, sig := range []sigLayer{legacy, bundled} {
-			r := v.policies[0].check(sig, nil, subjectIn("demo"), time.Now())
+			r := v.policies[0].check(sig, trust{root: v.policies[0].trusted}, subjectIn("demo"), time.Now())
 			if !r.IsSuccess && r.Error == "" {
 				t.Fatalf("failed signature without a reason: %+v", r)
 			}

@@ -212,9 +212,10 @@ func keySigned(t testing.TB, ks ...testKey) *sigManifest {
 	return m
 }
 
-// keyPolicy is a trust policy for 127.0.0.1:5000/demo trusting key files.
+// keyPolicy is a trust policy for 127.0.0.1:5000/demo trusting key files,
+// without the transparency log (the test signatures have no log entry).
 func keyPolicy(files ...string) TrustPolicy {
-	p := TrustPolicy{Name: "demo", Scopes: []string{"127.0.0.1:5000/demo"}}
+	p := TrustPolicy{Name: "demo", Scopes: []string{"127.0.0.1:5000/demo"}, TLogVerify: ptr(false)}
 	for _, f := range files {
 		p.Keys = append(p.Keys, KeyRef{File: f})
 	}

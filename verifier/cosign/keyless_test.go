@@ -136,7 +136,8 @@ func TestVerifyKeyTransparencyLog(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			policy := keyPolicy(k.file)
-			policy.TrustedRootFile = s.rootFile // tLogVerify defaults to true with a trusted root
+			policy.TrustedRootFile = s.rootFile
+			policy.TLogVerify = nil // the default: on
 			v := newVerifier(t, Options{}, policy)
 			m := &sigManifest{artifactType: ArtifactTypeSignature}
 			a := map[string]string{AnnotationSignature: sig}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
+	"strings"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
@@ -19,7 +21,7 @@ import (
 const MaxKeysPerPolicy = 64
 
 // policy is a TrustPolicy ready to verify with: key files read, trusted
-// root parsed, providers found.
+// root parsed or its TUF source found, providers found.
 type policy struct {
 	name   string
 	scopes []scope
@@ -31,8 +33,14 @@ type policy struct {
 	keyless *verify.CertificateIdentity
 	tlog    bool
 	ctlog   bool
-	// trusted is the Sigstore trusted root, nil when none is configured.
+	// rekorURL, when set with tlog, must be the base URL of a log of the
+	// trusted root.
+	rekorURL string
+	// trusted is the trusted root of the policy's trustedRootFile; tuf,
+	// when set instead, serves the root of a TUF repository. With neither,
+	// the policy needs no trusted root.
 	trusted root.TrustedMaterial
+	tuf     *tufRoot
 }
 
 // providerKeys selects keys of a key management provider.
@@ -46,68 +54,129 @@ type providerKeys struct {
 // keyed reports whether the policy trusts keys rather than an identity.
 func (p *policy) keyed() bool { return p.keyless == nil }
 
-// newPolicy builds a trust policy from its (validated) configuration.
-func newPolicy(cfg TrustPolicy, scopes []scope, opts Options) (*policy, error) {
-	p := &policy{name: cfg.Name, scopes: scopes}
-	if cfg.TrustedRootFile != "" {
+// newPolicy builds a trust policy from its (validated) configuration. A
+// policy that needs a trusted root (keyless, or tlog) and names no file
+// gets tuf, which is not contacted until a verification needs it.
+func newPolicy(cfg TrustPolicy, scopes []scope, opts Options, tuf *tufRoot) (*policy, error) {
+	p := &policy{name: cfg.Name, scopes: scopes, rekorURL: cfg.RekorURL}
+	p.tlog = true // Ratify v1's default: a signature must be in the log unless the policy says otherwise
+	if cfg.TLogVerify != nil {
+		p.tlog = *cfg.TLogVerify
+	}
+	if cfg.Keyless != nil {
+		k := cfg.Keyless
+		id, err := verify.NewShortCertificateIdentity(k.CertificateOIDCIssuer, k.CertificateOIDCIssuerRegExp,
+			k.CertificateIdentity, k.CertificateIdentityRegExp)
+		if err != nil {
+			return nil, fmt.Errorf("trust policy %q: keyless: %v: %w", cfg.Name, err, errdef.ErrInvalidConfig)
+		}
+		p.keyless = &id
+		p.ctlog = k.CTLogVerify == nil || *k.CTLogVerify
+	}
+	switch {
+	case cfg.TrustedRootFile != "":
 		tr, err := root.NewTrustedRootFromPath(resolve(opts.BaseDir, cfg.TrustedRootFile))
 		if err != nil {
 			return nil, fmt.Errorf("trust policy %q: trustedRootFile: %v: %w", cfg.Name, err, errdef.ErrInvalidConfig)
 		}
+		if err := p.suits(tr, "trustedRootFile "+cfg.TrustedRootFile, errdef.ErrInvalidConfig); err != nil {
+			return nil, err
+		}
 		p.trusted = tr
+	case p.tlog || p.keyless != nil:
+		p.tuf = tuf
 	}
-	p.tlog = p.trusted != nil
-	if cfg.TLogVerify != nil {
-		p.tlog = *cfg.TLogVerify
+	if err := p.addKeys(cfg, opts); err != nil {
+		return nil, err
 	}
-	if p.tlog && len(p.trusted.RekorLogs()) == 0 {
-		return nil, fmt.Errorf("trust policy %q: tLogVerify is on but trustedRootFile %s lists no transparency log (tlogs): %w",
-			cfg.Name, cfg.TrustedRootFile, errdef.ErrInvalidConfig)
-	}
+	return p, nil
+}
+
+// addKeys reads the policy's key files and finds its providers.
+func (p *policy) addKeys(cfg TrustPolicy, opts Options) error {
 	for _, k := range cfg.Keys {
 		if k.File != "" {
 			got, err := readKeyFile(resolve(opts.BaseDir, k.File))
 			if err != nil {
-				return nil, fmt.Errorf("trust policy %q: %w", cfg.Name, err)
+				return fmt.Errorf("trust policy %q: %w", cfg.Name, err)
 			}
 			p.fileKeys = append(p.fileKeys, got...)
 			continue
 		}
 		prov, ok := opts.KeyProviders[k.Provider]
 		if !ok || prov == nil {
-			return nil, fmt.Errorf("trust policy %q: key management provider %q is not configured: %w", cfg.Name, k.Provider, errdef.ErrInvalidConfig)
+			return fmt.Errorf("trust policy %q: key management provider %q is not configured: %w", cfg.Name, k.Provider, errdef.ErrInvalidConfig)
 		}
 		p.providers = append(p.providers, providerKeys{name: k.Provider, provider: prov, key: k.Name, version: k.Version})
 	}
 	if len(p.fileKeys) > MaxKeysPerPolicy {
-		return nil, fmt.Errorf("trust policy %q has %d keys, more than %d: %w: %w", cfg.Name, len(p.fileKeys), MaxKeysPerPolicy,
+		return fmt.Errorf("trust policy %q has %d keys, more than %d: %w: %w", cfg.Name, len(p.fileKeys), MaxKeysPerPolicy,
 			errdef.ErrSizeExceedsLimit, errdef.ErrInvalidConfig)
 	}
-	if cfg.Keyless != nil {
-		if err := p.setKeyless(cfg); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
+	return nil
 }
 
-func (p *policy) setKeyless(cfg TrustPolicy) error {
-	k := cfg.Keyless
-	id, err := verify.NewShortCertificateIdentity(k.CertificateOIDCIssuer, k.CertificateOIDCIssuerRegExp,
-		k.CertificateIdentity, k.CertificateIdentityRegExp)
-	if err != nil {
-		return fmt.Errorf("trust policy %q: keyless: %v: %w", cfg.Name, err, errdef.ErrInvalidConfig)
-	}
-	p.keyless = &id
-	p.ctlog = k.CTLogVerify == nil || *k.CTLogVerify
+// suits checks that tm, described by what, has what the policy needs:
+// transparency logs (one at rekorURL, when set), certificate authorities
+// and CT logs. Errors wrap sentinel, except a missing rekorURL log, which
+// is a configuration error wherever the root came from.
+func (p *policy) suits(tm root.TrustedMaterial, what string, sentinel error) error {
+	var lack string
 	switch {
-	case len(p.trusted.FulcioCertificateAuthorities()) == 0:
-		return fmt.Errorf("trust policy %q: trustedRootFile %s lists no certificate authority: %w", cfg.Name, cfg.TrustedRootFile, errdef.ErrInvalidConfig)
-	case p.ctlog && len(p.trusted.CTLogs()) == 0:
-		return fmt.Errorf("trust policy %q: ctLogVerify is on but trustedRootFile %s lists no CT log (ctlogs): %w",
-			cfg.Name, cfg.TrustedRootFile, errdef.ErrInvalidConfig)
+	case p.tlog && len(tm.RekorLogs()) == 0:
+		lack = "lists no transparency log (tlogs), and tLogVerify is on"
+	case p.tlog && p.rekorURL != "" && !hasLog(tm, p.rekorURL):
+		return fmt.Errorf("trust policy %q: rekorURL %s is not the base URL of a transparency log of %s (Rekor is never contacted: "+
+			"log entries are verified against the trusted root); give the trusted root of that Sigstore deployment, or remove rekorURL: %w",
+			p.name, p.rekorURL, what, errdef.ErrInvalidConfig)
+	case p.keyless != nil && len(tm.FulcioCertificateAuthorities()) == 0:
+		lack = "lists no certificate authority"
+	case p.keyless != nil && p.ctlog && len(tm.CTLogs()) == 0:
+		lack = "lists no CT log (ctlogs), and ctLogVerify is on"
+	default:
+		return nil
 	}
-	return nil
+	return fmt.Errorf("trust policy %q: %s %s: %w", p.name, what, lack, sentinel)
+}
+
+// hasLog reports whether a transparency log of tm has base URL rekorURL
+// (compared without a trailing slash, the scheme and host in any case).
+func hasLog(tm root.TrustedMaterial, rekorURL string) bool {
+	want := normalURL(rekorURL)
+	for _, l := range tm.RekorLogs() {
+		if normalURL(l.BaseURL) == want {
+			return true
+		}
+	}
+	return false
+}
+
+func normalURL(s string) string {
+	u, err := url.Parse(strings.TrimRight(s, "/"))
+	if err != nil {
+		return s
+	}
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	return u.String()
+}
+
+// root returns the trusted root to verify with now: the file's, or the
+// TUF repository's (fetched when due), checked against what the policy
+// needs; nil when the policy needs none. A root that cannot be fetched,
+// or lacks what the policy needs, is an error wrapping
+// errdef.ErrTrustMaterialUnavailable.
+func (p *policy) root(ctx context.Context) (root.TrustedMaterial, error) {
+	if p.tuf == nil {
+		return p.trusted, nil
+	}
+	tr, err := p.tuf.get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("trust policy %q: %w", p.name, err)
+	}
+	if err := p.suits(tr, "the trusted root of TUF repository "+p.tuf.mirror, errdef.ErrTrustMaterialUnavailable); err != nil {
+		return nil, err
+	}
+	return tr, nil
 }
 
 // keys returns every key the policy trusts now: its files' and its
@@ -152,12 +221,13 @@ func (p *policy) keys(ctx context.Context) ([]trustedKey, error) {
 	return out, nil
 }
 
-// material is what sigstore-go verifies against with key k (nil for
-// keyless): the key, and the trusted root's logs and authorities.
-func (p *policy) material(k *keyVerifier) root.TrustedMaterial {
+// material is what sigstore-go verifies against with trusted root tr
+// (nil when the policy needs none) and key k (nil for keyless): the key,
+// and the trusted root's logs and authorities.
+func material(tr root.TrustedMaterial, k *keyVerifier) root.TrustedMaterial {
 	var tm root.TrustedMaterialCollection
-	if p.trusted != nil {
-		tm = append(tm, p.trusted)
+	if tr != nil {
+		tm = append(tm, tr)
 	}
 	if k != nil {
 		tm = append(tm, k.material())

@@ -32,10 +32,11 @@ const (
 
 // sigstore is sigstore-go's virtual Sigstore (a Fulcio CA, a Rekor log, a
 // CT log and a timestamp authority, in memory) and its trusted root as a
-// trusted_root.json file.
+// trusted_root.json file, whose content is rootJSON.
 type sigstore struct {
 	*ca.VirtualSigstore
 	rootFile string
+	rootJSON []byte
 }
 
 func newSigstore(t testing.TB) *sigstore {
@@ -70,7 +71,7 @@ func newSigstore(t testing.TB) *sigstore {
 	if err := os.WriteFile(file, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &sigstore{VirtualSigstore: vs, rootFile: file}
+	return &sigstore{VirtualSigstore: vs, rootFile: file, rootJSON: data}
 }
 
 // keylessPolicy trusts signerIdentity and signerIssuer through s's trusted

@@ -22,8 +22,9 @@ import (
 // nil error. An error means no verdict: the manifest or a signature blob
 // could not be read through content, the artifact has more than
 // MaxSignatures signatures (errdef.ErrSizeExceedsLimit), a key management
-// provider could not serve its keys (errdef.ErrTrustMaterialUnavailable),
-// or ctx ended.
+// provider could not serve its keys or the policy's Sigstore trusted root
+// could not be fetched through TUF, with no root fetched before to stand
+// in (errdef.ErrTrustMaterialUnavailable), or ctx ended.
 func (v *Verifier) Verify(ctx context.Context, subject ratify.Subject, artifact ocispec.Descriptor, content ratify.Fetcher) (ratify.Report, error) {
 	repo := subject.Reference.Registry + "/" + subject.Reference.Repository
 	p := v.policyFor(repo)
@@ -48,11 +49,14 @@ func (v *Verifier) Verify(ctx context.Context, subject ratify.Subject, artifact 
 		return ratify.Report{}, fmt.Errorf("signature manifest %s has %d signatures, more than %d: %w",
 			artifact.Digest, len(layers), MaxSignatures, errdef.ErrSizeExceedsLimit)
 	}
-	var trusted []trustedKey
+	var t trust
 	if p.keyed() {
-		if trusted, err = p.keys(ctx); err != nil {
+		if t.keys, err = p.keys(ctx); err != nil {
 			return ratify.Report{}, err
 		}
+	}
+	if t.root, err = p.root(ctx); err != nil {
+		return ratify.Report{}, err
 	}
 	ext := &Extensions{TrustPolicy: p.name}
 	blobs := &blobCache{content: content, blobs: map[digest.Digest][]byte{}}
@@ -64,7 +68,7 @@ func (v *Verifier) Verify(ctx context.Context, subject ratify.Subject, artifact 
 		if err != nil {
 			return ratify.Report{}, err
 		}
-		ext.Signatures = append(ext.Signatures, p.check(sig, trusted, subject, v.now()))
+		ext.Signatures = append(ext.Signatures, p.check(sig, t, subject, v.now()))
 	}
 	return report(p, ext), nil
 }

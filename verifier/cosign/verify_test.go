@@ -207,9 +207,9 @@ func TestVerifyErrors(t *testing.T) {
 func TestVerifyScopes(t *testing.T) {
 	a, b, g := newKey(t, "ecdsa-p256"), newKey(t, "ecdsa-p256"), newKey(t, "ecdsa-p256")
 	v := newVerifier(t, Options{},
-		TrustPolicy{Name: "team", Scopes: []string{"127.0.0.1:5000/team/*"}, Keys: []KeyRef{{File: a.file}}},
-		TrustPolicy{Name: "app", Scopes: []string{"127.0.0.1:5000/app"}, Keys: []KeyRef{{File: b.file}}},
-		TrustPolicy{Name: "global", Scopes: []string{"*"}, Keys: []KeyRef{{File: g.file}}},
+		TrustPolicy{Name: "team", Scopes: []string{"127.0.0.1:5000/team/*"}, Keys: []KeyRef{{File: a.file}}, TLogVerify: ptr(false)},
+		TrustPolicy{Name: "app", Scopes: []string{"127.0.0.1:5000/app"}, Keys: []KeyRef{{File: b.file}}, TLogVerify: ptr(false)},
+		TrustPolicy{Name: "global", Scopes: []string{"*"}, Keys: []KeyRef{{File: g.file}}, TLogVerify: ptr(false)},
 	)
 	tests := []struct {
 		repo   string
