@@ -45,7 +45,7 @@ func TestLRUBoundsBytesAndExpires(t *testing.T) {
 }
 
 func TestResultsKeepVerdictsNotErrors(t *testing.T) {
-	r := NewResults(time.Minute, 1<<20)
+	r := newResults(t, ResultsOptions{TTL: time.Minute, Bytes: 1 << 20, NegativeTTL: time.Minute, NegativeBytes: 1 << 20})
 	var calls atomic.Int32
 	fail := func(context.Context) (ratify.Result, error) {
 		calls.Add(1)
@@ -56,34 +56,57 @@ func TestResultsKeepVerdictsNotErrors(t *testing.T) {
 		return ratify.Result{IsSuccess: true}, nil
 	}
 	ctx := context.Background()
-	if _, _, err := r.Do(ctx, "k", time.Minute, fail); !errors.Is(err, errdef.ErrRegistryUnavailable) {
+	if _, err := r.Do(ctx, "k", time.Minute, fail); !errors.Is(err, errdef.ErrRegistryUnavailable) {
 		t.Fatalf("err = %v", err)
 	}
-	if res, cached, err := r.Do(ctx, "k", time.Minute, pass); err != nil || cached || !res.IsSuccess {
-		t.Fatalf("after an error the next call must verify: %+v %v %v", res, cached, err)
+	if a, err := r.Do(ctx, "k", time.Minute, pass); err != nil || a.Source != SourceVerified || !a.Result.IsSuccess {
+		t.Fatalf("after an error the next call must verify: %+v %v", a, err)
 	}
-	if res, cached, err := r.Do(ctx, "k", time.Minute, fail); err != nil || !cached || !res.IsSuccess {
-		t.Fatalf("a verdict must be served from the cache: %+v %v %v", res, cached, err)
+	if a, err := r.Do(ctx, "k", time.Minute, fail); err != nil || !a.Cached() || !a.Result.IsSuccess {
+		t.Fatalf("a verdict must be served from the cache: %+v %v", a, err)
 	}
 	if calls.Load() != 2 {
 		t.Errorf("%d verifications, want 2", calls.Load())
 	}
-	if ResultKey(1, "", "r/a@sha256:x", nil) == ResultKey(2, "", "r/a@sha256:x", nil) {
-		t.Error("keys of two configuration generations are equal")
+}
+
+func TestResultKeyNamesConfigurationContent(t *testing.T) {
+	base := ResultKey("digest-a", "", "r/a@sha256:x", nil)
+	if again := ResultKey("digest-a", "", "r/a@sha256:x", nil); again != base {
+		t.Errorf("one verification has two keys: %s, %s", base, again)
 	}
-	if ResultKey(1, "", "r/a@sha256:x", nil) == ResultKey(1, "team-a", "r/a@sha256:x", nil) {
-		t.Error("keys of two scopes are equal")
+	for name, other := range map[string]string{
+		"configuration": ResultKey("digest-b", "", "r/a@sha256:x", nil),
+		"scope":         ResultKey("digest-a", "team-a", "r/a@sha256:x", nil),
+		"subject":       ResultKey("digest-a", "", "r/a@sha256:y", nil),
+		"types":         ResultKey("digest-a", "", "r/a@sha256:x", []string{"application/vnd.cncf.notary.signature"}),
+		"separator":     ResultKey("digest-a\",\"", "", "r/a@sha256:x", nil),
+	} {
+		if other == base {
+			t.Errorf("keys of two %ss are equal: %s", name, base)
+		}
+	}
+}
+
+func TestNewResultsBoundsStaleWindow(t *testing.T) {
+	for _, w := range []time.Duration{-time.Second, MaxStaleTTL + time.Second} {
+		if _, err := NewResults(ResultsOptions{TTL: time.Second, Bytes: 1 << 20, StaleTTL: w}); !errors.Is(err, errdef.ErrInvalidConfig) {
+			t.Errorf("StaleTTL %s: err = %v, want ErrInvalidConfig", w, err)
+		}
+	}
+	if _, err := NewResults(ResultsOptions{TTL: time.Second, Bytes: 1 << 20, StaleTTL: MaxStaleTTL}); err != nil {
+		t.Errorf("StaleTTL at its maximum: %v", err)
 	}
 }
 
 func TestResultsCallerDeadlineDoesNotCancelSharedWork(t *testing.T) {
-	r := NewResults(time.Minute, 1<<20)
+	r := newResults(t, ResultsOptions{TTL: time.Minute, Bytes: 1 << 20})
 	started, release := make(chan struct{}), make(chan struct{})
 	var workErr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, _, workErr = r.Do(context.Background(), "k", time.Minute, func(ctx context.Context) (ratify.Result, error) {
+		_, workErr = r.Do(context.Background(), "k", time.Minute, func(ctx context.Context) (ratify.Result, error) {
 			close(started)
 			<-release
 			return ratify.Result{IsSuccess: true}, ctx.Err()
@@ -92,7 +115,7 @@ func TestResultsCallerDeadlineDoesNotCancelSharedWork(t *testing.T) {
 	<-started
 	impatient, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := r.Do(impatient, "k", time.Minute, nil); !errors.Is(err, context.Canceled) {
+	if _, err := r.Do(impatient, "k", time.Minute, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("impatient caller: %v", err)
 	}
 	close(release)

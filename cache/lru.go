@@ -1,7 +1,9 @@
 // Package cache keeps what ratify may reuse between verifications: results
-// keyed by subject digest and configuration generation, registry content
-// keyed by digest, tag resolutions for a short time; and it coalesces
-// concurrent work on the same key so that it is done once.
+// keyed by subject digest and the content of the configuration that made
+// them (in memory, and optionally in a tier shared by replicas such as
+// cache/redis), registry content keyed by digest, tag resolutions for a
+// short time; and it coalesces concurrent work on the same key so that it
+// is done once.
 package cache
 
 import (
@@ -74,6 +76,15 @@ func (c *LRU[V]) Add(key string, val V, ttl time.Duration) {
 	c.bytes += size
 	for c.bytes > c.maxBytes {
 		c.remove(c.order.Back())
+	}
+}
+
+// Remove drops key's entry, if any.
+func (c *LRU[V]) Remove(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[key]; ok {
+		c.remove(el)
 	}
 }
 

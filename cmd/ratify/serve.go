@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/openratify/ratify/cache"
+	"github.com/openratify/ratify/cache/redis"
 	"github.com/openratify/ratify/config"
 	"github.com/openratify/ratify/errdef"
 	"github.com/openratify/ratify/internal/server"
@@ -25,6 +27,7 @@ func newServeCommand() *cobra.Command {
 		cacheType      string
 		cacheName      string
 		cacheSizeMiB   int64
+		negSizeMiB     int64
 		logLevel       string
 		crdManager     bool
 		kubeconfig     string
@@ -41,17 +44,23 @@ TLS 1.3 with tls.crt and tls.key from --cert-dir, reloaded when they change on
 disk; mutual TLS when --ca-cert-file names the CA of the clients (Gatekeeper).
 config.json is reloaded when it changes; a broken file is reported and the last
 good configuration keeps serving. Health on --health-port (/healthz, /readyz),
-Prometheus metrics on --metrics-port (/metrics).`,
-		Example: `  ratify serve --http :6001 -c config.json --cert-dir /usr/local/tls --ca-cert-file /usr/local/tls/client-ca/ca.crt`,
-		Args:    cobra.NoArgs,
+Prometheus metrics on --metrics-port (/metrics).
+
+Verification results are reused: passing ones for --cache-ttl, failing ones
+for --cache-negative-ttl, in memory; with --cache-type redis also through
+Redis, so that replicas answer what any of them verified (values authenticated
+with the key in --cache-hmac-key-file). Errors are never reused.`,
+		Example: `  ratify serve --http :6001 -c config.json --cert-dir /usr/local/tls --ca-cert-file /usr/local/tls/client-ca/ca.crt
+  ratify serve -c config.json --cache-type redis --cache-address redis:6379 --cache-hmac-key-file /run/secrets/ratify-cache/hmac-key`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch {
-			case metricsType != "prometheus":
+			if metricsType != "prometheus" {
 				return fmt.Errorf("--metrics-type %q: only prometheus is available: %w", metricsType, errdef.ErrInvalidConfig)
-			case cacheType != "ristretto" && cacheType != "memory":
-				return fmt.Errorf("--cache-type %q: only the in-memory cache (ristretto, memory) is available: %w", cacheType, errdef.ErrInvalidConfig)
 			}
-			_ = cacheName // Ratify v1 names its Dapr cache with it; the in-memory cache needs no name.
+			_ = cacheName // Ratify v1 names its Dapr cache with it; ours need no name.
+			if err := cacheFlags(cmd, &opts, cacheType, cacheEnabled); err != nil {
+				return err
+			}
 			cfg, err := config.Load(opts.ConfigPath)
 			if err != nil {
 				return err
@@ -70,8 +79,9 @@ Prometheus metrics on --metrics-port (/metrics).`,
 				opts.MetricsAddr = "-"
 			}
 			opts.CacheBytes = cacheSizeMiB << 20
-			if !cacheEnabled {
-				opts.CacheTTL = -1
+			opts.NegativeCacheBytes = negSizeMiB << 20
+			if cacheType == "redis" {
+				redis.SetDriverLogger(logger)
 			}
 			if !crdManager {
 				if on, err := rotationRequested(); err != nil {
@@ -100,16 +110,64 @@ Prometheus metrics on --metrics-port (/metrics).`,
 	f.BoolVar(&metricsEnabled, "metrics-enabled", true, "serve Prometheus metrics")
 	f.StringVar(&metricsType, "metrics-type", "prometheus", "metrics exporter (prometheus)")
 	f.BoolVar(&cacheEnabled, "cache-enabled", true, "reuse verification results for --cache-ttl")
-	f.StringVar(&cacheType, "cache-type", "ristretto", "result cache: the in-memory one (ristretto, memory)")
+	f.StringVar(&cacheType, "cache-type", "ristretto", "result cache: in memory (ristretto, memory), or in memory and shared by replicas through Redis (redis)")
 	f.StringVar(&cacheName, "cache-name", "", "accepted for Ratify v1 compatibility")
-	f.DurationVar(&opts.CacheTTL, "cache-ttl", 10*time.Second, "how long a verification result is reused")
-	f.Int64Var(&cacheSizeMiB, "cache-size", 256, "memory for verification results, in MiB")
+	f.DurationVar(&opts.CacheTTL, "cache-ttl", 10*time.Second, "how long a passing verification result is reused")
+	f.Int64Var(&cacheSizeMiB, "cache-size", 256, "memory for passing verification results, in MiB")
+	f.DurationVar(&opts.NegativeCacheTTL, "cache-negative-ttl", 2*time.Second, "how long a failing verification result is reused (at most --cache-ttl unless given)")
+	f.Int64Var(&negSizeMiB, "cache-negative-size", 32, "memory for failing verification results, in MiB, apart from passing ones")
+	f.DurationVar(&opts.CacheStaleTTL, "cache-stale-ttl", 0, "serve a passing result up to this long after it expired when verifying again fails for a transient reason (registry or key vault down); 0: never, at most 10m")
+	f.StringVar(&opts.Redis.Addr, "cache-address", "", "Redis host:port, with --cache-type redis")
+	f.StringVar(&opts.Redis.PasswordFile, "cache-password-file", "", "file holding the Redis password, with --cache-type redis")
+	f.StringVar(&opts.Redis.HMACKeyFile, "cache-hmac-key-file", "", "file holding the secret (32 bytes or more) that authenticates results in Redis; required with --cache-type redis")
+	f.DurationVar(&opts.Redis.Timeout, "cache-redis-timeout", redis.DefaultTimeout, "bound on each call to Redis (at most 1s); Redis slower than this is skipped")
 	f.DurationVar(&opts.TagTTL, "tag-cache-ttl", 5*time.Second, "how long a tag's digest is reused")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.BoolVar(&crdManager, "enable-crd-manager", false, "configure verifiers, stores and the policy from ratify's Kubernetes resources (config.ratify.deislabs.io)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster, with --enable-crd-manager (default $KUBECONFIG, else ~/.kube/config, else in-cluster)")
 	f.BoolVar(&leaderElect, "leader-elect", true, "with --enable-crd-manager, only the replica holding the leader Lease writes the resources' status")
 	return cmd
+}
+
+// cacheFlags checks the result cache flags and completes opts from them.
+func cacheFlags(cmd *cobra.Command, opts *server.Options, cacheType string, enabled bool) error {
+	invalid := func(format string, args ...any) error {
+		return fmt.Errorf(format+": %w", append(args, errdef.ErrInvalidConfig)...)
+	}
+	redisFlags := []string{"cache-address", "cache-password-file", "cache-hmac-key-file", "cache-redis-timeout"}
+	switch cacheType {
+	case "ristretto", "memory":
+		for _, name := range redisFlags {
+			if cmd.Flags().Changed(name) {
+				return invalid("--%s needs --cache-type redis", name)
+			}
+		}
+	case "redis":
+		switch {
+		case !enabled:
+			return invalid("--cache-type redis needs --cache-enabled")
+		case opts.Redis.Addr == "":
+			return invalid("--cache-type redis needs --cache-address HOST:PORT")
+		case opts.Redis.HMACKeyFile == "":
+			return invalid("--cache-type redis needs --cache-hmac-key-file, so that no one without the key can write verdicts that replicas trust")
+		case opts.Redis.Timeout <= 0 || opts.Redis.Timeout > redis.MaxTimeout:
+			return invalid("--cache-redis-timeout %s: want more than 0 and at most %s", opts.Redis.Timeout, redis.MaxTimeout)
+		}
+	case "dapr":
+		return invalid("--cache-type dapr: Ratify v1's Dapr state store is not available; share results through Redis with --cache-type redis --cache-address HOST:PORT --cache-hmac-key-file FILE, or keep them in memory (ristretto)")
+	default:
+		return invalid("--cache-type %q: want ristretto or memory (in memory), or redis", cacheType)
+	}
+	if opts.CacheStaleTTL < 0 || opts.CacheStaleTTL > cache.MaxStaleTTL {
+		return invalid("--cache-stale-ttl %s: want 0 (off) to %s", opts.CacheStaleTTL, cache.MaxStaleTTL)
+	}
+	if !cmd.Flags().Changed("cache-negative-ttl") {
+		opts.NegativeCacheTTL = 0 // the server's default: 2s, or --cache-ttl if shorter
+	}
+	if !enabled {
+		opts.CacheTTL, opts.NegativeCacheTTL = -1, -1
+	}
+	return nil
 }
 
 // listenAddr turns a bare port ("8888") into an address (":8888").

@@ -121,7 +121,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, op string, timeo
 func countFailed(items []item) int {
 	n := 0
 	for _, it := range items {
-		if res, ok := it.Value.(ratify.Result); it.Error != "" || (ok && !res.IsSuccess) {
+		if res, ok := resultOf(it.Value); it.Error != "" || (ok && !res.IsSuccess) {
 			n++
 		}
 	}
@@ -176,7 +176,10 @@ func pin(ctx context.Context, sc scope, image string) (registry.Reference, error
 }
 
 // verifyKey verifies one image: pinned to its digest, answered from the
-// result cache or verified once however many callers ask at the same time.
+// result cache (this replica's memory, then the shared tier) or verified
+// once however many callers ask at the same time. Results are keyed by the
+// content of the scope's configuration, so that replicas agree on keys and
+// none made under another configuration is served.
 func (s *Server) verifyKey(ctx context.Context, g *generation, namespace, image, traceID string) item {
 	sc, scopeName := g.scopeFor(namespace)
 	ref, err := pin(ctx, sc, image)
@@ -184,17 +187,50 @@ func (s *Server) verifyKey(ctx context.Context, g *generation, namespace, image,
 		return s.keyError("verify", image, traceID, err)
 	}
 	subject := ref.Registry + "/" + ref.Repository + "@" + ref.Reference
-	key := cache.ResultKey(g.id, scopeName, subject, nil)
-	res, cached, err := s.results.Do(ctx, key, sc.cfg.Executor.VerificationTimeout(), func(vctx context.Context) (ratify.Result, error) {
+	key := cache.ResultKey(sc.cfg.Digest, scopeName, subject, nil)
+	ans, err := s.results.Do(ctx, key, sc.cfg.Executor.VerificationTimeout(), func(vctx context.Context) (ratify.Result, error) {
 		return sc.exec.VerifyReference(vctx, ref, ratify.VerifyOptions{TraceID: traceID})
 	})
 	if err != nil {
 		return s.keyError("verify", image, traceID, err)
 	}
-	s.metrics.resultCache(cached)
+	s.metrics.resultCache(ans.Cached())
+	res := ans.Result
 	res.TraceID = traceID
-	s.log.Debug("verified", "trace_id", traceID, "subject", subject, "success", res.IsSuccess, "cached", cached)
+	if ans.Source == cache.SourceStale {
+		s.cacheMetrics.stale.Inc()
+		s.log.Warn("serving a stale verdict: verifying again could not complete", "trace_id", traceID, "subject", subject,
+			"expired_at", ans.ExpiredAt.UTC(), "error", ans.Cause)
+		return item{Value: staleResult{Result: res, Stale: staleNote{ExpiredAt: ans.ExpiredAt.UTC(), Reason: ans.Cause.Error()}}}
+	}
+	s.log.Debug("verified", "trace_id", traceID, "subject", subject, "success", res.IsSuccess, "source", ans.Source)
 	return item{Value: res}
+}
+
+// staleResult is a verify item value served from an expired verdict (see
+// Options.CacheStaleTTL): the result as it was, with a "stale" member that
+// says so. Gatekeeper's constraint reads only isSuccess; the member is for
+// operators reading audit results and logs.
+type staleResult struct {
+	ratify.Result
+	Stale staleNote `json:"stale"`
+}
+
+// staleNote says when a stale verdict expired and why it was not renewed.
+type staleNote struct {
+	ExpiredAt time.Time `json:"expiredAt"`
+	Reason    string    `json:"reason"`
+}
+
+// resultOf returns the verification result an item value carries.
+func resultOf(v any) (ratify.Result, bool) {
+	switch v := v.(type) {
+	case ratify.Result:
+		return v, true
+	case staleResult:
+		return v.Result, true
+	}
+	return ratify.Result{}, false
 }
 
 // mutateKey pins one image to its digest.

@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/openratify/ratify/cache"
+	"github.com/openratify/ratify/cache/redis"
 	"github.com/openratify/ratify/config"
 	"github.com/openratify/ratify/errdef"
 	"github.com/openratify/ratify/keys"
@@ -34,12 +36,37 @@ type Options struct {
 	// MetricsAddr serves Prometheus /metrics (default ":8888"); "-" turns it off.
 	MetricsAddr string
 
-	// CacheTTL is how long a verification result is reused (default 10s);
-	// CacheBytes bounds the results kept (default 256 MiB). A negative
-	// CacheTTL turns result caching off (concurrent verifications of one
-	// image are still done once).
+	// CacheTTL is how long a passing verification result is reused
+	// (default 10s); CacheBytes bounds the passing results kept (default
+	// 256 MiB). A negative CacheTTL turns caching of passing results off
+	// (concurrent verifications of one image are still done once).
+	// Results are keyed by the configuration's content (config.Config.Digest),
+	// so that replicas sharing them (Redis) agree on keys.
 	CacheTTL   time.Duration
 	CacheBytes int64
+	// NegativeCacheTTL is how long a failing verdict is reused (default 2s,
+	// or CacheTTL if shorter; negative: never): long enough to answer a
+	// burst of admissions of one unsigned image (a Deployment's pods, the
+	// controller's retries) with one verification, short enough that an
+	// image signed a moment ago passes on the next attempt. Ratify v1 has
+	// one TTL for both. NegativeCacheBytes bounds them apart from passing
+	// ones (default 32 MiB), so that such a burst cannot evict good
+	// verdicts. Errors (could not verify) are never kept.
+	NegativeCacheTTL   time.Duration
+	NegativeCacheBytes int64
+	// CacheStaleTTL (default 0: off; at most 10m) is the stale-if-error
+	// window: a passing verdict expired for less than it is served, marked
+	// "stale" in the result, counted and logged, when verifying again ends
+	// in a transient error (registry or key vault unavailable, deadline);
+	// never after a failing verdict. The price: while the registry is
+	// down, an image whose signer was revoked without a configuration
+	// change (a certificate removed from a key vault) is admitted for up to
+	// this long after its verdict expired. A registry that hangs rather
+	// than fails runs into the request deadline first, which no stale
+	// verdict answers. See cache.ResultsOptions.StaleTTL.
+	CacheStaleTTL time.Duration
+	// Redis, when its Addr is set, shares results between replicas.
+	Redis RedisOptions
 	// ContentCacheBytes bounds the registry manifests and blobs kept by
 	// digest (default 64 MiB; negative: none). TagTTL is how long a tag's
 	// digest is reused (default 5s; negative: never).
@@ -89,6 +116,8 @@ func (o *Options) setDefaults() {
 	def(&o.MetricsAddr, ":8888")
 	o.CacheTTL = orDefault(o.CacheTTL, 10*time.Second)
 	o.CacheBytes = orDefault(o.CacheBytes, 256<<20)
+	o.NegativeCacheTTL = orDefault(o.NegativeCacheTTL, min(2*time.Second, o.CacheTTL))
+	o.NegativeCacheBytes = orDefault(o.NegativeCacheBytes, 32<<20)
 	o.ContentCacheBytes = orDefault(o.ContentCacheBytes, 64<<20)
 	o.TagTTL = orDefault(o.TagTTL, 5*time.Second)
 	o.MaxBodyBytes = orDefault(o.MaxBodyBytes, 4<<20)
@@ -114,19 +143,29 @@ func orDefault[T int | int64 | time.Duration](v, def T) T {
 // Server is the external data provider with its health and metrics
 // listeners.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	engine  *engine
-	results *cache.Results
-	metrics *metrics
+	opts         Options
+	log          *slog.Logger
+	engine       *engine
+	results      *cache.Results
+	metrics      *metrics
+	cacheMetrics *cacheMetrics
+	shared       *redis.Client // nil: no shared tier
+	closeOnce    sync.Once
 }
 
 // New loads the configuration and builds the engine; an invalid
-// configuration or TLS material is an error here, before anything listens.
+// configuration or TLS material, or cache options that do not hold
+// together (an unreadable HMAC key file), is an error here, before
+// anything listens. Redis is not contacted: it being down only costs
+// verifications. Run, or Close, releases its connections.
 func New(opts Options) (*Server, error) {
 	opts.setDefaults()
 	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics()}
-	s.results = cache.NewResults(max(opts.CacheTTL, 0), max(opts.CacheBytes, 0))
+	s.cacheMetrics = newCacheMetrics(s.metrics.registry)
+	var err error
+	if s.results, err = s.newResults(opts); err != nil {
+		return nil, err
+	}
 	s.engine = &engine{
 		path:      opts.ConfigPath,
 		storeOpts: cache.StoreOptions{ContentBytes: max(opts.ContentCacheBytes, 0), TagTTL: max(opts.TagTTL, 0)},
@@ -140,10 +179,15 @@ func New(opts Options) (*Server, error) {
 		},
 	}
 	if _, err := s.engine.load(); err != nil {
+		s.closeShared()
 		return nil, err
 	}
 	return s, nil
 }
+
+// Close releases what New holds open (the connections to a shared result
+// cache). Run calls it when it returns; Close after that does nothing.
+func (s *Server) Close() { s.closeShared() }
 
 // SetOverlay rebuilds the engine from config.json and o (the Kubernetes
 // resources' configuration). If the result does not build, the running
@@ -176,6 +220,7 @@ func (s *Server) Handler() http.Handler {
 // Run listens and serves until ctx ends, then shuts down gracefully:
 // listeners close, in-flight requests get ShutdownTimeout to finish.
 func (s *Server) Run(ctx context.Context) error {
+	defer s.Close()
 	var tlsFiles string
 	provider := s.httpServer(s.Handler())
 	if s.opts.CertDir != "" {

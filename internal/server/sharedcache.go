@@ -1,0 +1,118 @@
+package server
+
+import (
+	"cmp"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/openratify/ratify/cache"
+	"github.com/openratify/ratify/cache/redis"
+	"github.com/openratify/ratify/errdef"
+)
+
+// RedisOptions configure the shared tier of the result cache: replicas
+// pointed at one Redis answer a key that any of them verified (see
+// cache/redis). Every replica must read the same HMAC key and run the same
+// configuration and trust material; a deployment with other trust
+// material must use another HMAC key (its entries are then invisible to
+// this one).
+type RedisOptions struct {
+	// Addr is the server's "host:port"; empty: no shared tier.
+	Addr string
+	// PasswordFile holds the password of the server (AUTH), if it needs
+	// one; a trailing newline is not part of it.
+	PasswordFile string
+	// HMACKeyFile holds the secret (at least 32 bytes; surrounding white
+	// space is ignored) that authenticates every value, such as a file of
+	// a mounted Kubernetes Secret. Required with Addr.
+	HMACKeyFile string
+	// Timeout bounds each call to Redis (default 100ms, at most 1s).
+	Timeout time.Duration
+}
+
+// cacheMetrics are the result cache's metrics beyond the hit counter.
+type cacheMetrics struct {
+	stale  prometheus.Counter
+	shared *prometheus.CounterVec
+}
+
+func newCacheMetrics(reg *prometheus.Registry) *cacheMetrics {
+	m := &cacheMetrics{
+		stale: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ratify_result_cache_stale_count",
+			Help: "Passing verdicts served after they expired, because verifying again could not complete (--cache-stale-ttl).",
+		}),
+		shared: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ratify_shared_cache_count",
+			Help: "Calls to the shared result cache (Redis), by operation and outcome; outcome rejected counts values that failed their HMAC.",
+		}, []string{"op", "outcome"}),
+	}
+	reg.MustRegister(m.stale, m.shared)
+	return m
+}
+
+func (m *cacheMetrics) sharedCall(op, outcome string) {
+	m.shared.WithLabelValues(op, outcome).Inc()
+}
+
+// newResults builds the result cache of opts: passing and failing verdicts
+// in memory, and the shared tier when opts.Redis names a server.
+func (s *Server) newResults(opts Options) (*cache.Results, error) {
+	ro := cache.ResultsOptions{
+		TTL: max(opts.CacheTTL, 0), Bytes: max(opts.CacheBytes, 0),
+		NegativeTTL: max(opts.NegativeCacheTTL, 0), NegativeBytes: max(opts.NegativeCacheBytes, 0),
+		StaleTTL: max(opts.CacheStaleTTL, 0),
+	}
+	if opts.Redis.Addr != "" {
+		if ro.TTL == 0 && ro.NegativeTTL == 0 {
+			return nil, fmt.Errorf("a shared result cache (%s) needs result caching on: %w", opts.Redis.Addr, errdef.ErrInvalidConfig)
+		}
+		shared, err := s.newRedis(opts.Redis)
+		if err != nil {
+			return nil, err
+		}
+		s.shared, ro.Shared = shared, shared
+	}
+	r, err := cache.NewResults(ro)
+	if err != nil {
+		s.closeShared()
+		return nil, fmt.Errorf("result cache: %w", err)
+	}
+	return r, nil
+}
+
+func (s *Server) newRedis(o RedisOptions) (*redis.Client, error) {
+	if o.HMACKeyFile == "" {
+		return nil, fmt.Errorf("a shared result cache needs an HMAC key file, so that no one without it can write verdicts: %w", errdef.ErrInvalidConfig)
+	}
+	key, err := redis.ReadKeyFile(o.HMACKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	var password string
+	if o.PasswordFile != "" {
+		if password, err = redis.ReadPasswordFile(o.PasswordFile); err != nil {
+			return nil, err
+		}
+	}
+	c, err := redis.New(redis.Options{
+		Addr: o.Addr, Password: password, Key: key, Timeout: o.Timeout,
+		Logger: s.log.With("component", "shared-cache"), Observe: s.cacheMetrics.sharedCall,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("sharing verification results through Redis", "addr", o.Addr, "timeout", cmp.Or(o.Timeout, redis.DefaultTimeout))
+	return c, nil
+}
+
+// closeShared closes the connections to the shared tier, once.
+func (s *Server) closeShared() {
+	s.closeOnce.Do(func() {
+		if s.shared != nil {
+			_ = s.shared.Close()
+		}
+	})
+}

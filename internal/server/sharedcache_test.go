@@ -1,0 +1,210 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openratify/ratify/cache"
+	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/testredis"
+)
+
+// replica builds another Server on f's configuration with opts, as one
+// more replica of the provider, logging into f's logs.
+func (f *fixture) replica(t *testing.T, opts Options) *Server {
+	t.Helper()
+	opts.ConfigPath = f.config
+	opts.Logger = slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// verifyOne posts key to srv and returns the item's value (failing t on an
+// item error) and the raw value.
+func verifyOne(t *testing.T, srv *Server, key string) (verifyResult, json.RawMessage, string) {
+	t.Helper()
+	_, resp := post(t, srv.Handler(), verifyPath, requestBody(key), nil)
+	if len(resp.Response.Items) != 1 {
+		t.Fatalf("response %+v", resp)
+	}
+	it := resp.Response.Items[0]
+	if it.Error != "" {
+		return verifyResult{}, nil, it.Error
+	}
+	return decodeResult(t, it.Value), it.Value, ""
+}
+
+func writeKeyFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hmac-key")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const hmacKey = "an HMAC key that is long enough for the cache\n"
+
+func TestResultKeysFollowConfigurationContent(t *testing.T) {
+	f := newFixture(t, setup{server: Options{CacheTTL: time.Hour}})
+	if res, _, _ := verifyOne(t, f.srv, f.signed); !res.IsSuccess {
+		t.Fatal("signed image failed")
+	}
+	first := f.srv.engine.current.Load()
+
+	// Another configuration (a stricter policy) is a new key: verified again.
+	f.writeConfig(t, func(cfg map[string]any) {
+		cfg["policy"].(map[string]any)["plugin"].(map[string]any)["artifactVerificationPolicies"] =
+			map[string]any{"application/vnd.cncf.notary.signature": "all"}
+	})
+	if changed, err := f.srv.engine.load(); !changed || err != nil {
+		t.Fatalf("reload: %v %v", changed, err)
+	}
+	f.reg.Reset()
+	verifyOne(t, f.srv, f.signed)
+	if f.reg.Total() == 0 {
+		t.Error("a result made under another configuration was served")
+	}
+
+	// The first configuration again, in a new generation: the same content
+	// names the same results, as it does on every replica.
+	f.writeConfig(t, nil)
+	if changed, err := f.srv.engine.load(); !changed || err != nil {
+		t.Fatalf("reload: %v %v", changed, err)
+	}
+	if g := f.srv.engine.current.Load(); g.id == first.id || g.cluster.cfg.Digest != first.cluster.cfg.Digest {
+		t.Fatalf("generation %d digest %s; want a new generation of the first configuration", g.id, g.cluster.cfg.Digest)
+	}
+	f.reg.Reset()
+	if res, _, _ := verifyOne(t, f.srv, f.signed); !res.IsSuccess || f.reg.Total() != 0 {
+		t.Errorf("success %v after %d registry requests; want the result of the same configuration from the cache", res.IsSuccess, f.reg.Total())
+	}
+}
+
+func TestFailingVerdictsCachedApart(t *testing.T) {
+	f := newFixture(t, setup{})
+	if res, _, _ := verifyOne(t, f.srv, f.unsigned); res.IsSuccess {
+		t.Fatal("unsigned image passed")
+	}
+	f.reg.Reset()
+	if res, _, _ := verifyOne(t, f.srv, f.unsigned); res.IsSuccess || f.reg.Total() != 0 {
+		t.Errorf("a failing verdict within its 2s TTL: success %v, %d registry requests", res.IsSuccess, f.reg.Total())
+	}
+
+	off := f.replica(t, Options{NegativeCacheTTL: -1})
+	verifyOne(t, off, f.signed)
+	verifyOne(t, off, f.unsigned)
+	f.reg.Reset()
+	verifyOne(t, off, f.signed)
+	if f.reg.Total() != 0 {
+		t.Errorf("a passing verdict was not kept: %v", f.reg.Counts())
+	}
+	if res, _, _ := verifyOne(t, off, f.unsigned); res.IsSuccess || f.reg.Total() == 0 {
+		t.Errorf("with NegativeCacheTTL off a failing verdict was kept (success %v, %d requests)", res.IsSuccess, f.reg.Total())
+	}
+}
+
+func TestStaleVerdictDuringOutage(t *testing.T) {
+	// Verdicts are fresh for a microsecond: every later request finds them
+	// expired and verifies again.
+	f := newFixture(t, setup{server: Options{CacheTTL: time.Microsecond, CacheStaleTTL: 10 * time.Minute}})
+	verifyOne(t, f.srv, f.signed)
+	verifyOne(t, f.srv, f.unsigned)
+	f.reg.Inject(outage())
+	res, raw, itemErr := verifyOne(t, f.srv, f.signed)
+	if itemErr != "" || !res.IsSuccess {
+		t.Fatalf("during the outage: %s %s; want the stale passing verdict", raw, itemErr)
+	}
+	var marked struct {
+		Stale *staleNote `json:"stale"`
+	}
+	if err := json.Unmarshal(raw, &marked); err != nil || marked.Stale == nil || marked.Stale.ExpiredAt.IsZero() ||
+		!strings.Contains(marked.Stale.Reason, errdef.ErrRegistryUnavailable.Error()) {
+		t.Errorf("the stale verdict is not marked: %s", raw)
+	}
+	if !strings.Contains(f.logs.String(), "serving a stale verdict") {
+		t.Error("the stale verdict was not logged")
+	}
+	if _, _, itemErr := verifyOne(t, f.srv, f.unsigned); itemErr == "" {
+		t.Error("an image that never passed got an answer during the outage")
+	}
+	if body := httptestGet(f.srv.metrics.handler(), "/metrics").Body.String(); !strings.Contains(body, "ratify_result_cache_stale_count 1") {
+		t.Errorf("metrics lack the stale count:\n%s", body)
+	}
+
+	f.reg.ClearFaults()
+	if _, raw, _ := verifyOne(t, f.srv, f.signed); strings.Contains(string(raw), `"stale"`) {
+		t.Errorf("after the outage: %s", raw)
+	}
+}
+
+func TestRedisSharedBetweenServers(t *testing.T) {
+	rds := testredis.Start(t, testredis.Options{})
+	shared := RedisOptions{Addr: rds.Addr, HMACKeyFile: writeKeyFile(t, hmacKey)}
+	f := newFixture(t, setup{server: Options{Redis: shared}})
+	t.Cleanup(f.srv.Close)
+	if res, _, _ := verifyOne(t, f.srv, f.signed); !res.IsSuccess {
+		t.Fatal("signed image failed")
+	}
+	second := f.replica(t, Options{Redis: shared})
+	f.reg.Reset()
+	if res, _, _ := verifyOne(t, second, f.signed); !res.IsSuccess || f.reg.Total() != 0 {
+		t.Errorf("second server: success %v after %d registry requests; want the first one's verdict from Redis", res.IsSuccess, f.reg.Total())
+	}
+	if body := httptestGet(second.metrics.handler(), "/metrics").Body.String(); !strings.Contains(body, `ratify_shared_cache_count{op="get",outcome="hit"} 1`) ||
+		!strings.Contains(body, `ratify_result_cache_count{hit="true"} 1`) {
+		t.Errorf("second server's metrics lack the shared hit:\n%s", body)
+	}
+
+	// Redis stopped mid-run: what a server keeps in memory is answered
+	// from there; anything else is verified, never allowed.
+	rds.Stop(t)
+	f.reg.Reset()
+	if res, _, itemErr := verifyOne(t, second, f.signed); !res.IsSuccess || itemErr != "" || f.reg.Total() != 0 {
+		t.Errorf("with Redis down, a verdict in memory: %v %q, %d registry requests", res.IsSuccess, itemErr, f.reg.Total())
+	}
+	third := f.replica(t, Options{Redis: shared})
+	for _, tc := range []struct {
+		key  string
+		pass bool
+	}{{f.signed, true}, {f.unsigned, false}} {
+		f.reg.Reset()
+		res, _, itemErr := verifyOne(t, third, tc.key)
+		if itemErr != "" || res.IsSuccess != tc.pass || f.reg.Total() == 0 {
+			t.Errorf("with Redis down, a new server on %s: success %v (want %v), %q, %d registry requests; want it verified",
+				tc.key, res.IsSuccess, tc.pass, itemErr, f.reg.Total())
+		}
+	}
+}
+
+func TestCacheOptionsChecked(t *testing.T) {
+	f := newFixture(t, setup{})
+	key := writeKeyFile(t, hmacKey)
+	for name, opts := range map[string]Options{
+		"stale window above 10m": {CacheStaleTTL: 11 * time.Minute},
+		"Redis without a key":    {Redis: RedisOptions{Addr: "127.0.0.1:1"}},
+		"Redis, short key":       {Redis: RedisOptions{Addr: "127.0.0.1:1", HMACKeyFile: writeKeyFile(t, "short\n")}},
+		"Redis, no key file":     {Redis: RedisOptions{Addr: "127.0.0.1:1", HMACKeyFile: filepath.Join(t.TempDir(), "none")}},
+		"Redis, slow timeout":    {Redis: RedisOptions{Addr: "127.0.0.1:1", HMACKeyFile: key, Timeout: 5 * time.Second}},
+		"Redis, caching off":     {CacheTTL: -1, NegativeCacheTTL: -1, Redis: RedisOptions{Addr: "127.0.0.1:1", HMACKeyFile: key}},
+	} {
+		opts.ConfigPath = f.config
+		opts.Logger = slog.New(slog.DiscardHandler)
+		if _, err := New(opts); !errors.Is(err, errdef.ErrInvalidConfig) {
+			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
+		}
+	}
+	if cache.MaxStaleTTL != 10*time.Minute {
+		t.Errorf("MaxStaleTTL = %s, the flag's help says 10m", cache.MaxStaleTTL)
+	}
+}
