@@ -24,8 +24,9 @@ var (
 	// ErrRegistryUnavailable: the registry could not be reached or kept failing
 	// (network error, 5xx, throttling beyond the deadline).
 	ErrRegistryUnavailable = errors.New("registry unavailable")
-	// ErrTrustMaterialUnavailable: certificates or keys could not be read from
-	// their key management provider (a vault down, a refresh failing), and
+	// ErrTrustMaterialUnavailable: certificates, keys or a Sigstore trusted
+	// root could not be read from where they come from (a vault or TUF
+	// repository down, a refresh failing, a provider not declared), and
 	// nothing read before stands in.
 	ErrTrustMaterialUnavailable = errors.New("trust material unavailable")
 	// ErrTimeout: the verification deadline expired before a verdict was reached.

@@ -35,7 +35,7 @@ var hints = []struct {
 	{errdef.ErrUnauthorized, "log in with `docker login` or configure store.plugins[0].authProvider"},
 	{errdef.ErrTimeout, "the registry or revocation servers were too slow; raise --timeout"},
 	{errdef.ErrRegistryUnavailable, "check the registry address, the network, and useHttp for plain-HTTP registries"},
-	{errdef.ErrTrustMaterialUnavailable, "a key management provider could not be read (vault down or refused); its certificates are not trusted until it answers"},
+	{errdef.ErrTrustMaterialUnavailable, "trust material could not be read (a key vault or the Sigstore TUF repository down or refusing); nothing it holds is trusted until it answers"},
 	{errdef.ErrSizeExceedsLimit, "the registry served more than ratify accepts; the artifact may be malicious"},
 	{errdef.ErrInvalidContent, "the registry served malformed content"},
 	{context.Canceled, "interrupted"},

@@ -35,8 +35,9 @@ type scope struct {
 }
 
 // generation is one configuration and the engines built from it. Results
-// are cached per generation, so that none made under an older
-// configuration is ever served.
+// are cached by each scope's configuration content (config.Config.Digest),
+// so that none made under another configuration is ever served, and
+// replicas with the same configuration share them.
 type generation struct {
 	id         uint64
 	cluster    scope
