@@ -87,10 +87,10 @@ type TrustPolicy struct {
 	// TLogVerify requires a verified transparency log (Rekor) entry with
 	// every signature, checked offline from the inclusion promise or proof
 	// the signature carries, against the logs of the trusted root. Unset
-	// means true, as in Ratify v1: a key policy then needs a trusted root
-	// too (TrustedRootFile, or the public Sigstore's through TUF). Set it
-	// false for keys whose signatures are not logged (cosign sign
-	// --tlog-upload=false); only then is no trusted root needed.
+	// means true for keyless policies and policies with a TrustedRootFile
+	// (Ratify v1's default), and false for other key policies, so that
+	// static keys need no trusted root and no network (Ratify v1 defaulted
+	// to true and asked Rekor online).
 	TLogVerify *bool `json:"tLogVerify,omitempty"`
 	// RekorURL names the Rekor instance whose entries are trusted, and is
 	// never contacted: with TLogVerify it must be the base URL of one of

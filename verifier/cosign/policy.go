@@ -59,7 +59,7 @@ func (p *policy) keyed() bool { return p.keyless == nil }
 // gets tuf, which is not contacted until a verification needs it.
 func newPolicy(cfg TrustPolicy, scopes []scope, opts Options, tuf *tufRoot) (*policy, error) {
 	p := &policy{name: cfg.Name, scopes: scopes, rekorURL: cfg.RekorURL}
-	p.tlog = true // Ratify v1's default: a signature must be in the log unless the policy says otherwise
+	p.tlog = cfg.TrustedRootFile != "" || cfg.Keyless != nil
 	if cfg.TLogVerify != nil {
 		p.tlog = *cfg.TLogVerify
 	}

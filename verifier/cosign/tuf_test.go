@@ -168,16 +168,26 @@ func TestTUFNotNeeded(t *testing.T) {
 	if n, _ := repo.counts(); n != 0 {
 		t.Errorf("a key policy with tLogVerify false made %d requests", n)
 	}
-	// Unset, tLogVerify is on, as in Ratify v1: the root is fetched, and a
-	// signature without a log entry does not verify.
+	// Unset on a key policy without a trusted root file, tLogVerify is off:
+	// static keys need no network.
 	unset := keyPolicy(k.file)
 	unset.TLogVerify = nil
 	v = newVerifier(t, repo.options(t, nil), unset)
+	if r := mustVerify(t, v, "demo", desc, f); !r.IsSuccess {
+		t.Fatalf("unset tLogVerify: %+v", r)
+	}
+	if n, _ := repo.counts(); n != 0 {
+		t.Errorf("a key policy without tLogVerify made %d requests", n)
+	}
+	// Set, the root is fetched, and a signature without a log entry fails.
+	on := keyPolicy(k.file)
+	on.TLogVerify = ptr(true)
+	v = newVerifier(t, repo.options(t, nil), on)
 	if r := mustVerify(t, v, "demo", desc, f); r.IsSuccess {
-		t.Fatalf("a signature without a log entry verified under the default tLogVerify: %+v", r)
+		t.Fatalf("a signature without a log entry verified with tLogVerify true: %+v", r)
 	}
 	if n, _ := repo.counts(); n == 0 {
-		t.Error("the default tLogVerify did not fetch the trusted root")
+		t.Error("tLogVerify true did not fetch the trusted root")
 	}
 }
 
