@@ -107,10 +107,11 @@ func (e ExecutorSection) MutationTimeout() time.Duration {
 func BuildStore(cfg *Config, opts BuildOptions) (*registry.Store, error) {
 	p := cfg.Store.Plugins[0]
 	ropts := registry.Options{
-		PlainHTTP:     p.UseHTTP,
-		CosignEnabled: p.CosignEnabled,
-		Transport:     opts.Transport,
-		OnResponse:    opts.OnRegistryResponse,
+		PlainHTTP:         p.UseHTTP,
+		CosignEnabled:     p.CosignEnabled,
+		AllowedRegistries: p.AllowedRegistries,
+		Transport:         opts.Transport,
+		OnResponse:        opts.OnRegistryResponse,
 	}
 	if len(p.RegistryCABundles) > 0 {
 		ropts.CABundles = make(map[string]string, len(p.RegistryCABundles))

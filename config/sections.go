@@ -9,6 +9,7 @@ import (
 	"github.com/notaryproject/notation-go/verifier/trustpolicy"
 
 	"github.com/openratify/ratify/auth/azure"
+	"github.com/openratify/ratify/internal/hostlist"
 )
 
 // StoreSection is config.json's "store": where subjects and their referrers are read from.
@@ -31,6 +32,10 @@ type StorePlugin struct {
 	// RegistryCABundles maps a registry host ("registry.local:5000") to a
 	// PEM file of CA certificates trusted for that registry's TLS.
 	RegistryCABundles map[string]string `json:"registryCABundles"`
+	// AllowedRegistries, a ratify extension, when set lists the only
+	// registries ratify talks to: "host", "host:port" or "*.domain" (one
+	// label), matched exactly; any other is refused before a request.
+	AllowedRegistries []string `json:"allowedRegistries"`
 }
 
 // AuthProvider says where registry credentials come from
@@ -117,6 +122,9 @@ func (s *StoreSection) validate() error {
 	p := s.Plugins[0]
 	if p.Name != "oras" {
 		return invalid("store.plugins[0].name", "unknown store %q (supported: oras)", p.Name)
+	}
+	if _, err := hostlist.Parse(p.AllowedRegistries); err != nil {
+		return fmt.Errorf("store.plugins[0].allowedRegistries: %w", err)
 	}
 	if p.AuthProvider != nil {
 		return p.AuthProvider.validate("store.plugins[0].authProvider")

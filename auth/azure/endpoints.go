@@ -2,10 +2,8 @@ package azure
 
 import (
 	"fmt"
-	"net"
-	"strings"
 
-	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/hostlist"
 )
 
 // DefaultEndpoints returns the registry hosts the Azure providers exchange
@@ -16,22 +14,11 @@ func DefaultEndpoints() []string {
 }
 
 // Endpoints is an allow-list of registry hosts (Ratify v1's authProvider
-// "endpoints", the chart's oras.authProviders.azureContainerRegistryEndpoints).
-// An entry is a host ("myregistry.azurecr.io"), a host and port
-// ("127.0.0.1:5000"), or a host whose first label is the wildcard "*"
-// ("*.azurecr.io"), which stands for exactly one DNS label. Hosts match
-// exactly (case-insensitively), never by substring or suffix: "*.azurecr.io"
-// matches "myregistry.azurecr.io" but not "evilazurecr.io",
-// "a.b.azurecr.io" or "x.azurecr.io.evil.com". An entry without a port
-// matches the host on the default HTTPS port only.
+// "endpoints", the chart's oras.authProviders.azureContainerRegistryEndpoints),
+// matched as hostlist.List does: exact hosts or one leading "*." label,
+// never by substring or suffix.
 type Endpoints struct {
-	patterns []endpoint
-}
-
-type endpoint struct {
-	wildcard bool   // first label is "*"
-	host     string // without the "*." of a wildcard
-	port     string // "" for the default port
+	hostlist.List
 }
 
 // NewEndpoints validates patterns; nil or empty means DefaultEndpoints. An
@@ -40,96 +27,9 @@ func NewEndpoints(patterns []string) (Endpoints, error) {
 	if len(patterns) == 0 {
 		patterns = DefaultEndpoints()
 	}
-	var e Endpoints
-	for _, p := range patterns {
-		ep, err := parseEndpoint(p)
-		if err != nil {
-			return Endpoints{}, fmt.Errorf("endpoint %q: %s: %w", p, err, errdef.ErrInvalidConfig)
-		}
-		e.patterns = append(e.patterns, ep)
+	l, err := hostlist.Parse(patterns)
+	if err != nil {
+		return Endpoints{}, fmt.Errorf("endpoint %w", err)
 	}
-	return e, nil
-}
-
-func parseEndpoint(p string) (endpoint, error) {
-	p = strings.ToLower(strings.TrimSpace(p))
-	if strings.Contains(p, "/") {
-		return endpoint{}, fmt.Errorf("a host name, not a URL")
-	}
-	var ep endpoint
-	if rest, ok := strings.CutPrefix(p, "*."); ok {
-		ep.wildcard, p = true, rest
-	}
-	host, port := p, ""
-	if strings.Contains(p, ":") {
-		h, pt, err := net.SplitHostPort(p)
-		if err != nil || pt == "" {
-			return endpoint{}, fmt.Errorf("not host or host:port")
-		}
-		host, port = h, pt
-	}
-	if host == "" || strings.Contains(host, "*") {
-		return endpoint{}, fmt.Errorf("only a whole first label may be the wildcard \"*\"")
-	}
-	for _, label := range strings.Split(host, ".") {
-		if label == "" && net.ParseIP(host) == nil {
-			return endpoint{}, fmt.Errorf("empty label")
-		}
-	}
-	if ep.wildcard && !strings.Contains(host, ".") {
-		return endpoint{}, fmt.Errorf("a wildcard needs a domain of at least two labels")
-	}
-	ep.host, ep.port = host, port
-	if ep.port == "443" {
-		ep.port = ""
-	}
-	return ep, nil
-}
-
-// Allowed reports whether hostport ("myregistry.azurecr.io",
-// "127.0.0.1:5000") is on the list.
-func (e Endpoints) Allowed(hostport string) bool {
-	host, port := strings.ToLower(hostport), ""
-	if strings.Contains(host, ":") {
-		h, p, err := net.SplitHostPort(host)
-		if err != nil || p == "" {
-			return false
-		}
-		host, port = h, p
-	}
-	if port == "443" {
-		port = ""
-	}
-	for _, ep := range e.patterns {
-		if ep.port != port {
-			continue
-		}
-		if !ep.wildcard {
-			if host == ep.host {
-				return true
-			}
-			continue
-		}
-		label, rest, ok := strings.Cut(host, ".")
-		if ok && label != "" && rest == ep.host {
-			return true
-		}
-	}
-	return false
-}
-
-// String lists the patterns, for messages.
-func (e Endpoints) String() string {
-	s := make([]string, len(e.patterns))
-	for i, ep := range e.patterns {
-		h := ep.host
-		if ep.wildcard {
-			h = "*." + h
-		}
-		if ep.port != "" {
-			h = net.JoinHostPort(h, ep.port)
-		}
-		s[i] = h
-	}
-	return strings.Join(s, ", ")
+	return Endpoints{l}, nil
 }

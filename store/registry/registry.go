@@ -23,6 +23,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/hostlist"
 )
 
 // Defaults of Options.
@@ -53,6 +54,11 @@ type Options struct {
 	// Credential returns the credential for a registry host; nil means
 	// anonymous access. See DockerCredential.
 	Credential auth.CredentialFunc
+	// AllowedRegistries, when not empty, are the only registries the store
+	// talks to: hosts, host:port, or "*.domain" (one label), matched
+	// exactly (internal/hostlist). A reference to another registry is an
+	// error wrapping errdef.ErrUnauthorized, before any request.
+	AllowedRegistries []string
 	// CABundles maps a registry host ("registry.local:5000", or a host name
 	// for any port) to a PEM file of CA certificates trusted for that
 	// registry's TLS, in addition to the system roots.
@@ -128,6 +134,8 @@ type Store struct {
 	opts   Options
 	client *auth.Client
 
+	allowed hostlist.List // empty: any registry
+
 	mu    sync.Mutex
 	repos map[string]*remote.Repository
 
@@ -164,7 +172,11 @@ func New(opts Options) (*Store, error) {
 		ClientID:   "ratify",
 	}
 	client.SetUserAgent("ratify")
-	return &Store{opts: opts, client: client, repos: make(map[string]*remote.Repository)}, nil
+	allowed, err := hostlist.Parse(opts.AllowedRegistries)
+	if err != nil {
+		return nil, fmt.Errorf("allowed registry %w", err)
+	}
+	return &Store{opts: opts, client: client, allowed: allowed, repos: make(map[string]*remote.Repository)}, nil
 }
 
 // repository returns the client of ref's repository.
@@ -174,6 +186,9 @@ func (s *Store) repository(ref registry.Reference) (*remote.Repository, error) {
 	}
 	if err := ref.ValidateRepository(); err != nil {
 		return nil, fmt.Errorf("repository %q of %s: %v: %w", ref.Repository, ref.Registry, err, errdef.ErrInvalidReference)
+	}
+	if s.allowed.Len() > 0 && !s.allowed.Allowed(ref.Registry) {
+		return nil, fmt.Errorf("registry %s is not on the allow-list (allowedRegistries: %s): %w", ref.Registry, s.allowed, errdef.ErrUnauthorized)
 	}
 	key := ref.Registry + "/" + ref.Repository
 	s.mu.Lock()

@@ -29,6 +29,7 @@ func NewTransport(base http.RoundTripper, bundles map[string]string) (http.Round
 		// in flight to it, so that bursts reuse them (HTTP/2 is attempted
 		// where the registry offers it: ForceAttemptHTTP2 stays on).
 		t.MaxIdleConnsPerHost = DefaultMaxConcurrentRequests
+		t.DialContext = guardedDialer() // see guard.go
 		base = t
 	}
 	if len(bundles) == 0 {
