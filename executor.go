@@ -1,6 +1,7 @@
 package ratify
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,10 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/openratify/ratify/errdef"
@@ -44,6 +49,12 @@ type Executor struct {
 	// OnVerifier, when set, is called after each verifier call with how
 	// long it took and what it returned (for metrics).
 	OnVerifier func(v Verifier, d time.Duration, report Report, err error)
+	// Tracer, when set, records an OpenTelemetry span for each subject
+	// verified ("ratify.verify"; a nested subject's is a child of its
+	// parent's), each verifier call ("ratify.verifier") and each policy
+	// decision ("ratify.policy"), under the span in the caller's context.
+	// The store's spans, if it makes any, nest in these. Nil: no spans.
+	Tracer trace.Tracer
 }
 
 // VerifyOptions tune one verification.
@@ -77,6 +88,15 @@ func (e *Executor) VerifyReference(ctx context.Context, ref registry.Reference, 
 		ctx, cancel = context.WithTimeout(ctx, e.Timeout)
 		defer cancel()
 	}
+	ctx, span := e.start(ctx, "ratify.verify", attribute.String("ratify.reference", ref.String()),
+		attribute.StringSlice("ratify.artifact_types", opts.ArtifactTypes), attribute.String("ratify.trace_id", opts.TraceID))
+	res, err := e.verifyReference(ctx, span, ref, opts)
+	endSpan(span, res.IsSuccess, err, "the policy did not pass the subject")
+	return res, err
+}
+
+// verifyReference is VerifyReference under its deadline and span.
+func (e *Executor) verifyReference(ctx context.Context, span trace.Span, ref registry.Reference, opts VerifyOptions) (Result, error) {
 	run := &run{
 		exec:  e,
 		memo:  &memoStore{store: e.Store},
@@ -96,6 +116,7 @@ func (e *Executor) VerifyReference(ctx context.Context, ref registry.Reference, 
 		}
 		subject.Descriptor = desc
 	}
+	span.SetAttributes(attribute.String("ratify.subject", subject.String()))
 	reports, ok, err := run.verifySubject(ctx, subject, nil, 0)
 	if err != nil {
 		return Result{}, deadlineError(ctx, err)
@@ -175,10 +196,15 @@ func (r *run) verifySubject(ctx context.Context, subject Subject, types []string
 	if err := errors.Join(errs...); err != nil {
 		return nil, false, err
 	}
-	if np, ok := r.exec.Policy.(NestedPolicy); ok && depth > 0 {
-		return reports, np.DecideNested(ctx, reports, types), nil
+	ctx, span := r.exec.start(ctx, "ratify.policy", attribute.Int("ratify.reports", len(reports)), attribute.Int("ratify.depth", depth))
+	var ok bool
+	if np, nested := r.exec.Policy.(NestedPolicy); nested && depth > 0 {
+		ok = np.DecideNested(ctx, reports, types)
+	} else {
+		ok = r.exec.Policy.Decide(ctx, reports)
 	}
-	return reports, r.exec.Policy.Decide(ctx, reports), nil
+	endSpan(span, ok, nil, "the policy did not pass the reports")
+	return reports, ok, nil
 }
 
 // verifyArtifact runs one verifier on one artifact, then the nested
@@ -189,9 +215,13 @@ func (r *run) verifyArtifact(ctx context.Context, subject Subject, t task, depth
 	case <-ctx.Done():
 		return Report{}, fmt.Errorf("verify %s: %w", t.artifact.Digest, ctx.Err())
 	}
+	vctx, span := r.exec.start(ctx, "ratify.verifier", attribute.String("ratify.verifier.name", t.verifier.Name()),
+		attribute.String("ratify.verifier.type", t.verifier.Type()), attribute.String("ratify.subject", subject.String()),
+		attribute.String("ratify.artifact.digest", t.artifact.Digest.String()), attribute.String("ratify.artifact.type", t.artifact.ArtifactType))
 	start := time.Now()
-	report, err := t.verifier.Verify(ctx, subject, t.artifact, r.memo.fetcher(subject.Repository()))
+	report, err := t.verifier.Verify(vctx, subject, t.artifact, r.memo.fetcher(subject.Repository()))
 	<-r.sem
+	endSpan(span, report.IsSuccess, err, cmp.Or(report.ErrorReason, report.Message))
 	if r.exec.OnVerifier != nil {
 		r.exec.OnVerifier(t.verifier, time.Since(start), report, err)
 	}
@@ -210,7 +240,10 @@ func (r *run) verifyArtifact(ctx context.Context, subject Subject, t task, depth
 	}
 	nested := Subject{Reference: subject.Reference, Descriptor: t.artifact}
 	nested.Reference.Reference = t.artifact.Digest.String()
-	nestedReports, ok, err := r.verifySubject(ctx, nested, nv.NestedReferences(), depth+1)
+	nctx, span := r.exec.start(ctx, "ratify.verify", attribute.String("ratify.subject", nested.String()),
+		attribute.StringSlice("ratify.artifact_types", nv.NestedReferences()), attribute.Int("ratify.depth", depth+1))
+	nestedReports, ok, err := r.verifySubject(nctx, nested, nv.NestedReferences(), depth+1)
+	endSpan(span, ok, err, "the policy did not pass the nested subject")
 	if err != nil {
 		return Report{}, err
 	}
@@ -266,6 +299,32 @@ func (r *run) fill(report *Report, subject Subject, t task) {
 	report.Type = t.verifier.Type()
 	report.ReferenceDigest = t.artifact.Digest.String()
 	report.ArtifactType = t.artifact.ArtifactType
+}
+
+// start begins a span under ctx's, or, without a Tracer, returns ctx and
+// a span that records nothing.
+func (e *Executor) start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	if e.Tracer == nil {
+		return ctx, noop.Span{}
+	}
+	return e.Tracer.Start(ctx, name, trace.WithAttributes(attrs...))
+}
+
+// endSpan records an outcome on span and ends it: "success", "failure"
+// (the verdict was no; failure says why) or "error" (could not verify).
+// Anything but success has the error status, so that trace views flag it.
+func endSpan(span trace.Span, ok bool, err error, failure string) {
+	switch {
+	case err != nil:
+		span.SetAttributes(attribute.String("ratify.outcome", "error"))
+		span.SetStatus(codes.Error, err.Error())
+	case !ok:
+		span.SetAttributes(attribute.String("ratify.outcome", "failure"))
+		span.SetStatus(codes.Error, failure)
+	default:
+		span.SetAttributes(attribute.String("ratify.outcome", "success"))
+	}
+	span.End()
 }
 
 func cmpOr(v, def int) int {

@@ -1,12 +1,14 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/openratify/ratify"
@@ -16,10 +18,14 @@ import (
 	"github.com/openratify/ratify/errdef"
 	"github.com/openratify/ratify/keys"
 	"github.com/openratify/ratify/keys/azurekeyvault"
-	"github.com/openratify/ratify/policy/configpolicy"
 	"github.com/openratify/ratify/store/registry"
+	"github.com/openratify/ratify/verifier/attestation"
 	"github.com/openratify/ratify/verifier/cosign"
 	"github.com/openratify/ratify/verifier/notation"
+	"github.com/openratify/ratify/verifier/plugin"
+	"github.com/openratify/ratify/verifier/sbom"
+	"github.com/openratify/ratify/verifier/schemavalidator"
+	"github.com/openratify/ratify/verifier/vulnerabilityreport"
 )
 
 // BuildOptions carry what the configuration file does not say.
@@ -51,6 +57,12 @@ type BuildOptions struct {
 	// KeyVault are the runtime settings of Azure Key Vault providers
 	// (credential, transport); the zero value reaches Azure.
 	KeyVault azurekeyvault.Options
+	// Tracer, when set, traces verifications (see ratify.Executor.Tracer).
+	Tracer trace.Tracer
+	// RevocationHTTPClient, when set, fetches the OCSP responses and CRLs
+	// of notation verifiers (see notation.Options.HTTPClient); nil means
+	// a client with notation.DefaultHTTPTimeout.
+	RevocationHTTPClient *http.Client
 }
 
 // Build turns a validated configuration into a ready Executor.
@@ -62,10 +74,6 @@ func Build(cfg *Config, opts BuildOptions) (*ratify.Executor, error) {
 	var store ratify.Store = registryStore
 	if opts.WrapStore != nil {
 		store = opts.WrapStore(store)
-	}
-	policy, err := configpolicy.New(cfg.Policy.Plugin.ArtifactVerificationPolicies)
-	if err != nil {
-		return nil, err
 	}
 	if opts.KeyProviders == nil {
 		if opts.KeyProviders, err = BuildKeyProviders(cfg, opts); err != nil {
@@ -80,11 +88,20 @@ func Build(cfg *Config, opts BuildOptions) (*ratify.Executor, error) {
 		}
 		verifiers = append(verifiers, v)
 	}
+	names := make([]string, len(verifiers))
+	for i, v := range verifiers {
+		names[i] = v.Name()
+	}
+	policy, err := buildPolicy(cfg, names)
+	if err != nil {
+		return nil, err
+	}
 	timeout := opts.Timeout
 	if timeout == 0 {
 		timeout = cfg.Executor.VerificationTimeout()
 	}
-	return &ratify.Executor{Store: store, Verifiers: verifiers, Policy: policy, Timeout: timeout, OnVerifier: opts.OnVerifier}, nil
+	return &ratify.Executor{Store: store, Verifiers: verifiers, Policy: policy, Timeout: timeout, OnVerifier: opts.OnVerifier,
+		Tracer: opts.Tracer}, nil
 }
 
 // VerificationTimeout returns executor.verificationRequestTimeout as a duration.
@@ -194,6 +211,28 @@ func buildCredential(cfg *Config, a *AuthProvider, opts BuildOptions, ropts *reg
 }
 
 func buildVerifier(cfg *Config, entry VerifierEntry, opts BuildOptions) (ratify.Verifier, error) {
+	switch {
+	case entry.SBOM != nil:
+		e := entry.SBOM
+		return sbom.New(sbom.Config{Name: e.Name, Type: e.Type, ArtifactTypes: sbom.List(e.ArtifactTypes),
+			NestedReferences: sbom.List(e.NestedReferences), Settings: e.Settings}, sbom.Options{})
+	case entry.VulnerabilityReport != nil:
+		e := entry.VulnerabilityReport
+		return vulnerabilityreport.New(vulnerabilityreport.Config{Name: e.Name, Type: e.Type,
+			ArtifactTypes: vulnerabilityreport.List(e.ArtifactTypes), NestedReferences: vulnerabilityreport.List(e.NestedReferences),
+			Settings: e.Settings}, vulnerabilityreport.Options{})
+	case entry.SchemaValidator != nil:
+		return schemavalidator.New(entry.SchemaValidator.config(), schemavalidator.Options{BaseDir: cfg.Dir})
+	case entry.Attestation != nil:
+		e := entry.Attestation
+		providers := opts.KeyProviders
+		if cfg.DeferKeyReferences {
+			providers = withUndeclared(providers, e.keyProviders())
+		}
+		return attestation.New(e.config(), attestation.Options{KeyProviders: providers, BaseDir: cfg.Dir})
+	case entry.Plugin != nil:
+		return buildPlugin(cfg, entry.Plugin)
+	}
 	if c := entry.Cosign; c != nil {
 		providers := opts.KeyProviders
 		if cfg.DeferKeyReferences {
@@ -212,7 +251,7 @@ func buildVerifier(cfg *Config, entry VerifierEntry, opts BuildOptions) (ratify.
 	if err != nil {
 		return nil, err
 	}
-	nopts := notation.Options{}
+	nopts := notation.Options{HTTPClient: opts.RevocationHTTPClient}
 	if ts != nil {
 		nopts.TrustStore = ts
 	}
@@ -239,4 +278,17 @@ func (c *Config) path(p string) string {
 		return p
 	}
 	return filepath.Join(c.Dir, p)
+}
+
+// buildPlugin builds an external verifier plugin: the executable named by
+// the entry's type (or name) in verifier.pluginBinDirs.
+func buildPlugin(cfg *Config, e *PluginVerifier) (ratify.Verifier, error) {
+	store, _ := json.Marshal(cfg.Store.Plugins[0]) // plain fields always marshal
+	return plugin.New(plugin.Config{Name: e.Name, Type: e.Type, ArtifactTypes: plugin.List(e.ArtifactTypes),
+		NestedReferences: plugin.List(e.NestedReferences), Entry: e.Raw}, plugin.Options{
+		PluginBinDirs: cfg.Verifier.PluginBinDirs,
+		BaseDir:       cfg.Dir,
+		Version:       cfg.Verifier.Version,
+		Store:         plugin.StoreConfig{Version: cfg.Store.Version, PluginBinDirs: cfg.Store.PluginBinDirs, Store: store},
+	})
 }

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel"
 
 	"github.com/openratify/ratify/cache"
 	"github.com/openratify/ratify/cache/redis"
 	"github.com/openratify/ratify/config"
 	"github.com/openratify/ratify/errdef"
 	"github.com/openratify/ratify/internal/server"
+	"github.com/openratify/ratify/internal/telemetry"
 )
 
 func newServeCommand() *cobra.Command {
@@ -32,6 +34,7 @@ func newServeCommand() *cobra.Command {
 		crdManager     bool
 		kubeconfig     string
 		leaderElect    bool
+		otlpEndpoint   string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --http ADDR -c CONFIG [--cert-dir DIR [--ca-cert-file FILE]]",
@@ -45,6 +48,13 @@ disk; mutual TLS when --ca-cert-file names the CA of the clients (Gatekeeper).
 config.json is reloaded when it changes; a broken file is reported and the last
 good configuration keeps serving. Health on --health-port (/healthz, /readyz),
 Prometheus metrics on --metrics-port (/metrics).
+
+Spans of each request, verification, registry call, OCSP or CRL fetch,
+verifier call and policy decision are exported with OTLP when
+--tracing-otlp-endpoint or the OpenTelemetry environment variables
+(OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+OTEL_EXPORTER_OTLP_PROTOCOL grpc or http/protobuf, OTEL_SERVICE_NAME,
+OTEL_TRACES_SAMPLER...) say where; otherwise none are made.
 
 Verification results are reused: passing ones for --cache-ttl, failing ones
 for --cache-negative-ttl, in memory; with --cache-type redis also through
@@ -82,6 +92,15 @@ with the key in --cache-hmac-key-file). Errors are never reused.`,
 			opts.NegativeCacheBytes = negSizeMiB << 20
 			if cacheType == "redis" {
 				redis.SetDriverLogger(logger)
+			}
+			tp, err := telemetry.New(cmd.Context(), telemetry.Options{OTLPEndpoint: otlpEndpoint, ServiceVersion: version})
+			if err != nil {
+				return fmt.Errorf("tracing: %w", err)
+			}
+			if tp != nil {
+				otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { logger.Warn("tracing", "error", err) }))
+				logger.Info("exporting spans with OTLP", "protocol", tp.Protocol, "endpoint", tp.Endpoint)
+				opts.TracerProvider = tp // Run flushes it when it stops
 			}
 			if !crdManager {
 				if on, err := rotationRequested(); err != nil {
@@ -126,6 +145,7 @@ with the key in --cache-hmac-key-file). Errors are never reused.`,
 	f.BoolVar(&crdManager, "enable-crd-manager", false, "configure verifiers, stores and the policy from ratify's Kubernetes resources (config.ratify.deislabs.io)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster, with --enable-crd-manager (default $KUBECONFIG, else ~/.kube/config, else in-cluster)")
 	f.BoolVar(&leaderElect, "leader-elect", true, "with --enable-crd-manager, only the replica holding the leader Lease writes the resources' status")
+	f.StringVar(&otlpEndpoint, "tracing-otlp-endpoint", "", "export spans with OTLP to this collector URL (http://HOST:4318 for http/protobuf, http://HOST:4317 with OTEL_EXPORTER_OTLP_PROTOCOL=grpc); default: OTEL_EXPORTER_OTLP_ENDPOINT, else no tracing")
 	return cmd
 }
 

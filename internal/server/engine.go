@@ -16,6 +16,7 @@ import (
 	"github.com/openratify/ratify"
 	"github.com/openratify/ratify/cache"
 	"github.com/openratify/ratify/config"
+	"github.com/openratify/ratify/internal/telemetry"
 )
 
 // Overlay is configuration supplied on top of config.json, by the
@@ -78,6 +79,7 @@ type engine struct {
 	build     config.BuildOptions
 	storeOpts cache.StoreOptions
 	metrics   *metrics
+	stages    *telemetry.Stages
 	log       *slog.Logger
 
 	current atomic.Pointer[generation]
@@ -174,12 +176,13 @@ func (g *generation) keyProviders() []string {
 }
 
 // scope builds the engine of one configuration, reading through a new
-// cache store.
+// cache store; the registry store under it traces and times the calls
+// that the cache does not answer.
 func (e *engine) scope(cfg *config.Config) (scope, error) {
 	var store ratify.Store
 	opts := e.build
 	opts.WrapStore = func(s ratify.Store) ratify.Store {
-		cs := cache.NewStore(s, e.storeOpts)
+		cs := cache.NewStore(e.stages.Store(s), e.storeOpts)
 		cs.OnContent = e.metrics.blobCache
 		store = cs
 		return cs

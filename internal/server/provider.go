@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/openratify/ratify"
@@ -83,6 +87,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, op string, timeo
 	}
 	g := s.engine.current.Load()
 	traceID := s.traceID(r, g)
+	trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("ratify.trace_id", traceID), attribute.Int("ratify.keys", len(keys)))
 	ctx, cancel := context.WithTimeout(r.Context(), timeout(g))
 	defer cancel()
 
@@ -99,8 +104,10 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, op string, timeo
 				return
 			}
 			namespace, image, _ := parseKey(key) // checked by decode
-			items[i] = answer(ctx, g, namespace, image, traceID)
+			kctx, span := s.startSpan(ctx, "ratify.key", attribute.String("ratify.key", key))
+			items[i] = answer(kctx, g, namespace, image, traceID)
 			items[i].Key = key
+			endKeySpan(span, items[i])
 		})
 	}
 	wg.Wait()
@@ -116,6 +123,31 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, op string, timeo
 	observe(time.Since(start))
 	log.Info("provider request", "duration_ms", ms(time.Since(start)), "failed_keys", countFailed(items))
 	s.write(w, http.StatusOK, newResponse(items, ""))
+}
+
+// startSpan begins a span under ctx's, or returns one that records
+// nothing when the server has no tracer.
+func (s *Server) startSpan(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	if s.tracer == nil {
+		return ctx, noop.Span{}
+	}
+	return s.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
+}
+
+// endKeySpan records a key's outcome (as executor spans do) and ends its span.
+func endKeySpan(span trace.Span, it item) {
+	res, verified := resultOf(it.Value)
+	switch {
+	case it.Error != "":
+		span.SetAttributes(attribute.String("ratify.outcome", "error"))
+		span.SetStatus(codes.Error, it.Error)
+	case verified && !res.IsSuccess:
+		span.SetAttributes(attribute.String("ratify.outcome", "failure"))
+		span.SetStatus(codes.Error, "the subject failed verification")
+	default:
+		span.SetAttributes(attribute.String("ratify.outcome", "success"))
+	}
+	span.End()
 }
 
 func countFailed(items []item) int {
@@ -195,6 +227,7 @@ func (s *Server) verifyKey(ctx context.Context, g *generation, namespace, image,
 		return s.keyError("verify", image, traceID, err)
 	}
 	s.metrics.resultCache(ans.Cached())
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("ratify.result_source", ans.Source.String()))
 	res := ans.Result
 	res.TraceID = traceID
 	if ans.Source == cache.SourceStale {

@@ -10,14 +10,17 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/openratify/ratify/cache"
 	"github.com/openratify/ratify/cache/redis"
 	"github.com/openratify/ratify/config"
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/telemetry"
 	"github.com/openratify/ratify/keys"
 	"github.com/openratify/ratify/keys/azurekeyvault"
+	"github.com/openratify/ratify/verifier/notation"
 )
 
 // Options configure a Server. Zero values take the defaults noted.
@@ -98,6 +101,15 @@ type Options struct {
 	// Azure with workload or managed identity.
 	KeyVault azurekeyvault.Options
 
+	// TracerProvider, when set, receives the spans of requests: each
+	// provider request's server span (continuing the caller's W3C
+	// traceparent), a span per key, and the executor's spans with the
+	// registry calls and OCSP and CRL fetches under them (see
+	// internal/telemetry). If it has a Shutdown(context.Context) error
+	// method (the SDK's does), Run calls it after the listeners closed,
+	// within ShutdownTimeout, to flush what is queued. Nil: no spans.
+	TracerProvider trace.TracerProvider
+
 	// Logger receives the structured logs; nil means slog.Default().
 	Logger *slog.Logger
 	// OnListen, when set, is told each listener's name (provider, health,
@@ -149,6 +161,7 @@ type Server struct {
 	results      *cache.Results
 	metrics      *metrics
 	cacheMetrics *cacheMetrics
+	tracer       trace.Tracer  // nil: no spans
 	shared       *redis.Client // nil: no shared tier
 	closeOnce    sync.Once
 }
@@ -162,6 +175,10 @@ func New(opts Options) (*Server, error) {
 	opts.setDefaults()
 	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics()}
 	s.cacheMetrics = newCacheMetrics(s.metrics.registry)
+	if opts.TracerProvider != nil {
+		s.tracer = opts.TracerProvider.Tracer(telemetry.TracerName)
+	}
+	stages := &telemetry.Stages{Tracer: s.tracer, Observe: s.metrics.stage}
 	var err error
 	if s.results, err = s.newResults(opts); err != nil {
 		return nil, err
@@ -170,12 +187,16 @@ func New(opts Options) (*Server, error) {
 		path:      opts.ConfigPath,
 		storeOpts: cache.StoreOptions{ContentBytes: max(opts.ContentCacheBytes, 0), TagTTL: max(opts.TagTTL, 0)},
 		metrics:   s.metrics,
+		stages:    stages,
 		log:       s.log,
 		build: config.BuildOptions{
 			OnRegistryResponse: s.metrics.registryResponse,
 			OnVerifier:         s.metrics.verifier,
 			KeyPool:            config.NewKeyPool(),
 			KeyVault:           opts.KeyVault,
+			Tracer:             stages.ExecutorTracer(),
+			RevocationHTTPClient: &http.Client{Timeout: notation.DefaultHTTPTimeout,
+				Transport: stages.Transport(http.DefaultTransport)},
 		},
 	}
 	if _, err := s.engine.load(); err != nil {
@@ -212,8 +233,8 @@ func (s *Server) KeyProviderStatus(ctx context.Context, name string) (keys.Statu
 // Handler returns the provider's HTTP handler (verify and mutate).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc(verifyPath, s.serveVerify)
-	mux.HandleFunc(mutatePath, s.serveMutate)
+	mux.Handle(verifyPath, telemetry.Handler(s.tracer, verifyPath, http.HandlerFunc(s.serveVerify)))
+	mux.Handle(mutatePath, telemetry.Handler(s.tracer, mutatePath, http.HandlerFunc(s.serveMutate)))
 	return mux
 }
 
@@ -293,6 +314,11 @@ func (s *Server) Run(ctx context.Context) error {
 		var errs []error
 		for _, l := range listeners {
 			errs = append(errs, l.srv.Shutdown(sctx))
+		}
+		if tp, ok := s.opts.TracerProvider.(interface{ Shutdown(context.Context) error }); ok {
+			if err := tp.Shutdown(sctx); err != nil {
+				s.log.Warn("spans could not all be exported", "error", err)
+			}
 		}
 		return errors.Join(errs...)
 	})
