@@ -84,14 +84,14 @@ func TestParseErrorsNamePath(t *testing.T) {
 		{"unknown trust policy field", `"registryScopes"`, `"registryScope"`, "verifier.plugins[0].trustPolicyDoc.trustPolicies[0].registryScope: unknown field"},
 		{"bad rule", `"default": "all"`, `"default": "most"`, `policy.plugin.artifactVerificationPolicies["default"]`},
 		{"bad level", `"level": "strict"`, `"level": "lenient"`, "verifier.plugins[0].trustPolicyDoc"},
-		{"unknown verifier", `"name": "notation"`, `"name": "notary"`, `verifier.plugins[0]: unknown verifier "notary"`},
-		{"sbom not yet", `"name": "notation"`, `"name": "sbom"`, `verifier "sbom" is not available`},
+		{"fields of another verifier", `"name": "notation"`, `"name": "schemavalidator"`, "verifier.plugins[0].verificationCerts: unknown field"},
 		{"unknown store", `"name": "oras"`, `"name": "s3"`, "store.plugins[0].name"},
 		{"bad formatter", `"formatter": "json"`, `"formatter": "xml"`, "logger.formatter"},
 		{"no certs", `"verificationCerts": ["certs"]`, `"verificationCerts": []`, "verifier.plugins[0].verificationCerts"},
 		{"negative timeout", `5000`, `-1`, "executor.verificationRequestTimeout"},
 		{"not an object", `"crl": {"cache": {"enabled": false}}`, `"crl": ["cache"]`, "crl: expected an object"},
-		{"rego not yet", `"name": "configPolicy"`, `"name": "regoPolicy"`, "policy.plugin.name"},
+		{"rego without a module", `"name": "configPolicy"`, `"name": "regoPolicy"`, "policy.plugin.policy: missing"},
+		{"unknown policy", `"name": "configPolicy"`, `"name": "opaPolicy"`, "policy.plugin.name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,5 +195,25 @@ func TestCompose(t *testing.T) {
 	}
 	if _, err := Compose(base, Parts{Policy: json.RawMessage(`{"name":"configPolicy","artifactVerificationPolicies":{"x":"some"}}`)}); !errors.Is(err, errdef.ErrInvalidConfig) {
 		t.Errorf("bad policy part: %v", err)
+	}
+}
+
+// TestUnknownVerifierIsAPlugin checks that a verifier of a type ratify does
+// not have is an external plugin, as in Ratify v1, and that a plugin that
+// is not installed is a configuration error naming where it was looked for.
+func TestUnknownVerifierIsAPlugin(t *testing.T) {
+	dir := t.TempDir()
+	doc := strings.Replace(v1Config, `"name": "notation"`, `"name": "notary"`, 1)
+	doc = strings.Replace(doc, `"verifier": {`, `"verifier": {"pluginBinDirs": ["`+dir+`"],`, 1)
+	cfg, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Verifier.Entries[0].Plugin == nil {
+		t.Fatalf("entry = %+v, want an external plugin", cfg.Verifier.Entries[0])
+	}
+	_, err = Build(cfg, BuildOptions{})
+	if !errors.Is(err, errdef.ErrInvalidConfig) || !strings.Contains(err.Error(), "notary") || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("Build: %v, want ErrInvalidConfig naming the plugin and %s", err, dir)
 	}
 }

@@ -181,13 +181,23 @@ func (c *Config) checkKeyReferences() error {
 		return nil
 	}
 	for i, e := range c.Verifier.Entries {
-		if e.Cosign != nil {
-			for _, name := range e.Cosign.keyProviders() {
+		var named []string
+		switch {
+		case e.Cosign != nil:
+			named = e.Cosign.keyProviders()
+		case e.Attestation != nil:
+			named = e.Attestation.keyProviders()
+		}
+		if e.Cosign != nil || e.Attestation != nil {
+			for _, name := range named {
 				if _, ok := c.KeyManagementProviders.find(name); !ok {
-					return invalid(fmt.Sprintf("verifier.plugins[%d].trustPolicies", i),
+					return invalid(fmt.Sprintf("verifier.plugins[%d]", i),
 						"no key management provider named %q (declare it in keyManagementProviders)", name)
 				}
 			}
+			continue
+		}
+		if e.Notation == nil {
 			continue
 		}
 		path := fmt.Sprintf("verifier.plugins[%d].verificationCertStores", i)

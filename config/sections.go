@@ -10,12 +10,17 @@ import (
 
 	"github.com/openratify/ratify/auth/azure"
 	"github.com/openratify/ratify/internal/hostlist"
+	"github.com/openratify/ratify/policy/rego"
+	"github.com/openratify/ratify/policy/threshold"
 )
 
 // StoreSection is config.json's "store": where subjects and their referrers are read from.
 type StoreSection struct {
 	Version string        `json:"version"`
 	Plugins []StorePlugin `json:"plugins"`
+	// PluginBinDirs is Ratify v1's store plugin directory; it is passed to
+	// external verifier plugins (storeConfig), which may read it.
+	PluginBinDirs []string `json:"pluginBinDirs"`
 }
 
 // StorePlugin is one entry of store.plugins. Only "oras" (an OCI registry) exists.
@@ -138,34 +143,76 @@ type PolicySection struct {
 	Plugin  PolicyPlugin `json:"plugin"`
 }
 
-// PolicyPlugin selects and configures the policy.
+// PolicyPlugin selects and configures the policy: configPolicy (Ratify
+// v1's any/all per artifact type), regoPolicy (Ratify v1's Rego policy) or
+// thresholdPolicy (a ratify extension: "2 of these 3 signers").
 type PolicyPlugin struct {
-	// Name is configPolicy (regoPolicy comes later).
+	// Name is configPolicy, regoPolicy or thresholdPolicy.
 	Name string `json:"name"`
-	// ArtifactVerificationPolicies maps an artifact type (or "default") to "any" or "all".
+	// ArtifactVerificationPolicies maps an artifact type (or "default") to
+	// "any" or "all" (configPolicy).
 	ArtifactVerificationPolicies map[string]string `json:"artifactVerificationPolicies"`
-	// Rego policy fields, accepted so that Ratify v1 files decode.
+	// Policy or PolicyPath is the Rego module; PassthroughEnabled leaves the
+	// verdict to the Gatekeeper constraint (regoPolicy).
 	Policy             string `json:"policy"`
 	PolicyPath         string `json:"policyPath"`
 	PassthroughEnabled bool   `json:"passthroughEnabled"`
+	// Rules and Threshold are a thresholdPolicy's (see policy/threshold).
+	Rules     []threshold.Rule `json:"rules"`
+	Threshold *int             `json:"threshold"`
+
+	// MultiPlatform (every policy; a ratify extension) says what makes an
+	// image index pass: "index" (its own artifacts, as Ratify v1),
+	// "platforms" (every platform manifest on its own artifacts) or
+	// "either", by repository scope: {"default": "either",
+	// "registry.example/team/*": "platforms"}.
+	MultiPlatform map[string]string `json:"multiPlatform"`
+	// ArtifactSelection (every policy; a ratify extension) narrows the
+	// artifacts of a type that are verified: {"application/sarif+json":
+	// {"newest": 1, "annotations": {"org.example/scanner": "trivy"}}}.
+	ArtifactSelection map[string]ArtifactSelection `json:"artifactSelection"`
+}
+
+// ArtifactSelection keeps, of the artifacts of one type, those whose
+// annotations have these values, and of them the Newest (by their
+// org.opencontainers.image.created annotation).
+type ArtifactSelection struct {
+	Newest      int               `json:"newest"`
+	Annotations map[string]string `json:"annotations"`
 }
 
 func (p *PolicySection) validate() error {
-	switch p.Plugin.Name {
+	pl := &p.Plugin
+	var err error
+	switch pl.Name {
 	case "configPolicy":
-		for t, rule := range p.Plugin.ArtifactVerificationPolicies {
+		for t, rule := range pl.ArtifactVerificationPolicies {
 			if rule != "any" && rule != "all" {
 				return invalid(fmt.Sprintf("policy.plugin.artifactVerificationPolicies[%q]", t), "%q is not \"any\" or \"all\"", rule)
 			}
 		}
-		return nil
 	case "regoPolicy":
-		return invalid("policy.plugin.name", "regoPolicy is not available in this version of ratify (available: configPolicy)")
+		if err = (&rego.Config{Name: pl.Name, Policy: pl.Policy, PolicyPath: pl.PolicyPath, PassthroughEnabled: pl.PassthroughEnabled}).Validate(); err != nil {
+			return fmt.Errorf("policy.plugin.%w", err)
+		}
+	case "thresholdPolicy":
+		if err = (&threshold.Config{Name: pl.Name, Rules: pl.Rules, Threshold: pl.Threshold}).Validate(); err != nil {
+			return fmt.Errorf("policy.plugin.%w", err)
+		}
 	case "":
 		return invalid("policy.plugin.name", "no policy configured; add {\"name\":\"configPolicy\"}")
 	default:
-		return invalid("policy.plugin.name", "unknown policy %q (supported: configPolicy)", p.Plugin.Name)
+		return invalid("policy.plugin.name", "unknown policy %q (supported: configPolicy, regoPolicy, thresholdPolicy)", pl.Name)
 	}
+	if _, err := platformModes(pl.MultiPlatform); err != nil {
+		return err
+	}
+	for t, sel := range pl.ArtifactSelection {
+		if sel.Newest < 0 {
+			return invalid(fmt.Sprintf("policy.plugin.artifactSelection[%q].newest", t), "%d is negative", sel.Newest)
+		}
+	}
+	return nil
 }
 
 // ExecutorSection is config.json's "executor".

@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"reflect"
 
+	"github.com/openratify/ratify/verifier/attestation"
 	"github.com/openratify/ratify/verifier/cosign"
+	"github.com/openratify/ratify/verifier/sbom"
+	"github.com/openratify/ratify/verifier/schemavalidator"
+	"github.com/openratify/ratify/verifier/vulnerabilityreport"
 )
 
 // NotationArtifactType is the artifact type of Notary Project signatures.
@@ -16,6 +20,9 @@ const NotationArtifactType = "application/vnd.cncf.notary.signature"
 type VerifierSection struct {
 	Version string            `json:"version"`
 	Plugins []json.RawMessage `json:"plugins"`
+	// PluginBinDirs are where external verifier plugins are looked up
+	// (default ~/.ratify/plugins), as in Ratify v1.
+	PluginBinDirs []string `json:"pluginBinDirs"`
 
 	// Entries are the decoded plugins, in file order.
 	Entries []VerifierEntry `json:"-"`
@@ -23,16 +30,105 @@ type VerifierSection struct {
 
 // VerifierEntry is one decoded verifier; exactly one of its pointers is set.
 type VerifierEntry struct {
-	Notation *NotationVerifier
-	Cosign   *CosignVerifier
+	Notation            *NotationVerifier
+	Cosign              *CosignVerifier
+	SBOM                *SBOMVerifier
+	VulnerabilityReport *VulnerabilityReportVerifier
+	SchemaValidator     *SchemaValidatorVerifier
+	Attestation         *AttestationVerifier
+	Plugin              *PluginVerifier
 }
 
 // Common returns the fields every verifier has.
 func (e VerifierEntry) Common() VerifierCommon {
-	if e.Cosign != nil {
+	switch {
+	case e.Cosign != nil:
 		return e.Cosign.VerifierCommon
+	case e.SBOM != nil:
+		return e.SBOM.VerifierCommon
+	case e.VulnerabilityReport != nil:
+		return e.VulnerabilityReport.VerifierCommon
+	case e.SchemaValidator != nil:
+		return e.SchemaValidator.VerifierCommon
+	case e.Attestation != nil:
+		return e.Attestation.VerifierCommon
+	case e.Plugin != nil:
+		return e.Plugin.VerifierCommon
 	}
 	return e.Notation.VerifierCommon
+}
+
+// SBOMVerifier configures the SBOM verifier (SPDX and CycloneDX JSON):
+// disallowed licenses and packages, see verifier/sbom.
+type SBOMVerifier struct {
+	VerifierCommon
+	sbom.Settings
+}
+
+// VulnerabilityReportVerifier configures the vulnerability report verifier
+// (SARIF 2.1.0 as Trivy and Grype write it), see verifier/vulnerabilityreport.
+type VulnerabilityReportVerifier struct {
+	VerifierCommon
+	vulnerabilityreport.Settings
+}
+
+// SchemaValidatorVerifier configures the JSON Schema verifier, see
+// verifier/schemavalidator.
+type SchemaValidatorVerifier struct {
+	VerifierCommon
+	schemavalidator.Settings
+}
+
+// AttestationVerifier configures the in-toto attestation verifier (SLSA
+// provenance, Rego checks), see verifier/attestation.
+type AttestationVerifier struct {
+	VerifierCommon
+	attestation.Settings
+}
+
+func (s *SchemaValidatorVerifier) config() schemavalidator.Config {
+	return schemavalidator.Config{Name: s.Name, Type: s.Kind(), ArtifactTypes: schemavalidator.List(s.ArtifactTypes),
+		NestedReferences: schemavalidator.List(s.NestedReferences), Settings: s.Settings}
+}
+
+func (a *AttestationVerifier) config() attestation.Config {
+	return attestation.Config{Name: a.Name, Type: a.Kind(), ArtifactTypes: attestation.List(a.ArtifactTypes),
+		NestedReferences: attestation.List(a.NestedReferences), Settings: a.Settings}
+}
+
+// keyProviders names the key management providers the verifier's keys
+// name.
+func (a *AttestationVerifier) keyProviders() []string {
+	var names []string
+	for _, k := range a.Keys {
+		if k.Provider != "" {
+			names = append(names, k.Provider)
+		}
+	}
+	return names
+}
+
+// PluginVerifier is a verifier of a type ratify does not have built in: an
+// external plugin, run with Ratify v1's protocol (verifier/plugin). Its
+// entry is passed to the plugin as written.
+type PluginVerifier struct {
+	VerifierCommon
+	Raw json.RawMessage
+}
+
+// decodeEntry decodes raw strictly into entry (a pointer to one of the
+// entry types), refuses plugin downloads, and runs validate.
+func decodeEntry(raw json.RawMessage, entry any, common func() VerifierCommon, validate func() error, path string) error {
+	if err := decodeValue(raw, reflect.ValueOf(entry).Elem(), path); err != nil {
+		return err
+	}
+	if src := common().Source; len(src) > 0 && string(src) != "null" {
+		return invalid(path+".source", "downloading verifier plugins is not supported")
+	}
+	if err := validate(); err != nil {
+		return fmt.Errorf("%s.%w", path, err)
+	}
+	return nil
 }
 
 // CosignVerifier configures the cosign and Sigstore bundle signature
@@ -154,10 +250,47 @@ func (v *VerifierSection) decode() error {
 			if err := entry.Cosign.validate(path); err != nil {
 				return err
 			}
-		case "sbom", "vulnerabilityreport", "schemavalidator", "licensechecker":
-			return invalid(path, "verifier %q is not available in this version of ratify (available: notation, cosign)", common.Kind())
+		case "sbom":
+			e := &SBOMVerifier{}
+			entry.SBOM = e
+			if err := decodeEntry(raw, e, func() VerifierCommon { return e.VerifierCommon }, e.Settings.Validate, path); err != nil {
+				return err
+			}
+		case "vulnerabilityreport":
+			e := &VulnerabilityReportVerifier{}
+			entry.VulnerabilityReport = e
+			if err := decodeEntry(raw, e, func() VerifierCommon { return e.VerifierCommon }, e.Settings.Validate, path); err != nil {
+				return err
+			}
+		case "schemavalidator":
+			e := &SchemaValidatorVerifier{}
+			entry.SchemaValidator = e
+			if err := decodeEntry(raw, e, func() VerifierCommon { return e.VerifierCommon }, func() error {
+				c := e.config()
+				return c.Validate()
+			}, path); err != nil {
+				return err
+			}
+		case "attestation":
+			e := &AttestationVerifier{}
+			entry.Attestation = e
+			if err := decodeEntry(raw, e, func() VerifierCommon { return e.VerifierCommon }, func() error {
+				c := e.config()
+				return c.Validate()
+			}, path); err != nil {
+				return err
+			}
 		default:
-			return invalid(path, "unknown verifier %q (available: notation, cosign)", common.Kind())
+			// Any other type is an external plugin of that name, as in
+			// Ratify v1; its fields are the plugin's own.
+			e := &PluginVerifier{Raw: raw}
+			if err := json.Unmarshal(raw, &e.VerifierCommon); err != nil {
+				return invalid(path, "%v", err)
+			}
+			if len(e.Source) > 0 && string(e.Source) != "null" {
+				return invalid(path+".source", "downloading verifier plugins is not supported; put the executable in verifier.pluginBinDirs")
+			}
+			entry.Plugin = e
 		}
 		v.Entries = append(v.Entries, entry)
 	}

@@ -59,8 +59,10 @@ func policyEntry(spec *v1beta1.PolicySpec) (json.RawMessage, error) {
 		name = "configPolicy"
 	case "rego-policy":
 		name = "regoPolicy"
+	case "threshold-policy":
+		name = "thresholdPolicy"
 	default:
-		return nil, fmt.Errorf("spec.type %q: unknown policy type (supported: config-policy, rego-policy): %w", spec.Type, errdef.ErrInvalidConfig)
+		return nil, fmt.Errorf("spec.type %q: unknown policy type (supported: config-policy, rego-policy, threshold-policy): %w", spec.Type, errdef.ErrInvalidConfig)
 	}
 	fields, err := parameterFields(spec.Parameters)
 	if err != nil {

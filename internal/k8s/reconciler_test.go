@@ -2,6 +2,7 @@ package k8s
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -15,6 +16,11 @@ const notationType = "application/vnd.cncf.notary.signature"
 // TestStatus checks the status each resource gets, judged on its own, and
 // that only accepted resources reach the engine.
 func TestStatus(t *testing.T) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pluginDir := filepath.Join(home, ".ratify", "plugins") // where Ratify v1 looks for verifier plugins
 	f := newFixture(t)
 	missing := filepath.Join(f.dir, "missing")
 	tests := []struct {
@@ -36,12 +42,18 @@ func TestStatus(t *testing.T) {
 			return &v1beta1.Verifier{ObjectMeta: objMeta("", "verifier-kmp"), Spec: v1beta1.VerifierSpec{
 				Name: "notation-kmp", Type: "notation", ArtifactTypes: notationType, Parameters: raw(t, `{"verificationCertStores":{"certs":["kmp-inline"]},"trustPolicyDoc":`+trustPolicy+`}`)}}
 		}, v1beta1.ResourceStatus{IsSuccess: true}}, // the provider may come later: see TestKeyProviderFeedsVerifier
-		{"verifier of an unavailable type", func() client.Object {
-			return &v1beta1.Verifier{ObjectMeta: objMeta("", "verifier-sbom"), Spec: v1beta1.VerifierSpec{
-				Name: "sbom", ArtifactTypes: "application/spdx+json"}}
+		{"schemavalidator without schemas", func() client.Object {
+			return &v1beta1.Verifier{ObjectMeta: objMeta("", "verifier-schema"), Spec: v1beta1.VerifierSpec{
+				Name: "schemavalidator", ArtifactTypes: "application/spdx+json"}}
 		}, v1beta1.ResourceStatus{
-			Error:      `verifier.plugins[0]: verifier "sbom" is not available in this version of ratify (available: notation, cosign): invalid configuration`,
-			BriefError: `verifier "sbom" is not available in this version of ratify (available: notation, cosign)`}},
+			Error:      "verifier.plugins[0].schemas: no schema configured; map each layer media type to a JSON Schema: invalid configuration",
+			BriefError: "schemas: no schema configured; map each layer media type to a JSON Schema"}},
+		{"plugin that is not installed", func() client.Object {
+			return &v1beta1.Verifier{ObjectMeta: objMeta("", "verifier-plugin"), Spec: v1beta1.VerifierSpec{
+				Name: "licensechecker", ArtifactTypes: "application/spdx+json"}}
+		}, v1beta1.ResourceStatus{
+			Error:      fmt.Sprintf(`verifier.plugins[0] (licensechecker): plugin "licensechecker" not found in plugin directories %s: invalid configuration`, pluginDir),
+			BriefError: fmt.Sprintf(`plugin "licensechecker" not found in plugin directories %s`, pluginDir)}},
 		{"cosign verifier trusting nothing", func() client.Object {
 			return &v1beta1.Verifier{ObjectMeta: objMeta("", "verifier-cosign"), Spec: v1beta1.VerifierSpec{
 				Name: "cosign", ArtifactTypes: "application/vnd.dev.cosign.artifact.sig.v1+json"}}
@@ -106,9 +118,13 @@ func TestStatus(t *testing.T) {
 		{"rego policy", func() client.Object {
 			return &v1beta1.NamespacedPolicy{ObjectMeta: objMeta("team-a", "ratify-policy"), Spec: v1beta1.PolicySpec{
 				Type: "rego-policy", Parameters: raw(t, `{"policy":"package ratify.policy\ndefault valid := true"}`)}}
+		}, v1beta1.ResourceStatus{IsSuccess: true}},
+		{"rego policy that does not parse", func() client.Object {
+			return &v1beta1.NamespacedPolicy{ObjectMeta: objMeta("team-d", "ratify-policy"), Spec: v1beta1.PolicySpec{
+				Type: "rego-policy", Parameters: raw(t, `{"policy":"package ratify.policy\nvalid {"}`)}}
 		}, v1beta1.ResourceStatus{
-			Error:      "policy.plugin.name: regoPolicy is not available in this version of ratify (available: configPolicy): invalid configuration",
-			BriefError: "name: regoPolicy is not available in this version of ratify (available: configPolicy)"}},
+			Error:      "policy.plugin.policy: policy.rego:2: rego_parse_error: unexpected eof token (as Rego v1 and as Rego v0, the dialect of Ratify v1): invalid configuration",
+			BriefError: "policy: policy.rego:2: rego_parse_error: unexpected eof token (as Rego v1 and as Rego v0, the dialect of Ratify v1)"}},
 		{"policy with a bad rule", func() client.Object {
 			return &v1beta1.NamespacedPolicy{ObjectMeta: objMeta("team-b", "ratify-policy"), Spec: v1beta1.PolicySpec{
 				Type: "config-policy", Parameters: raw(t, `{"artifactVerificationPolicies":{"default":"most"}}`)}}
@@ -118,8 +134,8 @@ func TestStatus(t *testing.T) {
 		{"policy of an unknown type", func() client.Object {
 			return &v1beta1.NamespacedPolicy{ObjectMeta: objMeta("team-c", "ratify-policy"), Spec: v1beta1.PolicySpec{Type: "threshold"}}
 		}, v1beta1.ResourceStatus{
-			Error:      `spec.type "threshold": unknown policy type (supported: config-policy, rego-policy): invalid configuration`,
-			BriefError: `spec.type "threshold": unknown policy type (supported: config-policy, rego-policy)`}},
+			Error:      `spec.type "threshold": unknown policy type (supported: config-policy, rego-policy, threshold-policy): invalid configuration`,
+			BriefError: `spec.type "threshold": unknown policy type (supported: config-policy, rego-policy, threshold-policy)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

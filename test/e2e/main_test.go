@@ -23,6 +23,7 @@ var (
 	ratifyBin   string
 	notationBin string
 	cosignBin   string
+	orasBin     string
 )
 
 // TestMain builds ratify and finds (or builds) the notation CLI
@@ -35,6 +36,9 @@ func setup() (err error) {
 		return err
 	}
 	if notationBin, err = testratify.NotationCLI(); err != nil {
+		return err
+	}
+	if orasBin, err = testratify.OrasCLI(); err != nil {
 		return err
 	}
 	cosignBin, err = testratify.CosignCLI()
