@@ -55,6 +55,14 @@ type Executor struct {
 	// decision ("ratify.policy"), under the span in the caller's context.
 	// The store's spans, if it makes any, nest in these. Nil: no spans.
 	Tracer trace.Tracer
+	// PlatformMode, when set, says by repository ("registry/repository")
+	// what makes an image index pass (see PlatformMode); nil, or
+	// PlatformsIndex, verifies an index on its own artifacts, as any
+	// subject.
+	PlatformMode func(repository string) PlatformMode
+	// Selection narrows, by artifact type, the referrers that are
+	// verified (see ArtifactSelection); types not in it are all verified.
+	Selection map[string]ArtifactSelection
 }
 
 // VerifyOptions tune one verification.
@@ -117,7 +125,26 @@ func (e *Executor) verifyReference(ctx context.Context, span trace.Span, ref reg
 		subject.Descriptor = desc
 	}
 	span.SetAttributes(attribute.String("ratify.subject", subject.String()))
-	reports, ok, err := run.verifySubject(ctx, subject, nil, 0)
+	var (
+		out indexOutcome
+		err error
+	)
+	mode := PlatformsIndex
+	if e.PlatformMode != nil {
+		mode = e.PlatformMode(ref.Registry + "/" + ref.Repository)
+	}
+	if mode != PlatformsIndex && subject.Descriptor.MediaType == "" {
+		// Whether a digest names an index takes a look: only when the
+		// mode makes indexes special.
+		if subject, err = run.resolveDigest(ctx, subject); err != nil {
+			return Result{}, deadlineError(ctx, err)
+		}
+	}
+	if mode != PlatformsIndex && isIndex(subject.Descriptor.MediaType) {
+		out, err = run.verifyIndex(ctx, subject, mode)
+	} else {
+		out.reports, out.ok, err = run.verifySubject(ctx, subject, nil, 0)
+	}
 	if err != nil {
 		return Result{}, deadlineError(ctx, err)
 	}
@@ -127,10 +154,11 @@ func (e *Executor) verifyReference(ctx context.Context, span trace.Span, ref reg
 	}
 	return Result{
 		Version:         ResultVersion,
-		IsSuccess:       ok,
+		IsSuccess:       out.ok,
 		TraceID:         opts.TraceID,
 		Timestamp:       now().UTC(),
-		VerifierReports: reports,
+		VerifierReports: out.reports,
+		Platforms:       out.platforms,
 	}, nil
 }
 
@@ -168,6 +196,7 @@ func (r *run) verifySubject(ctx context.Context, subject Subject, types []string
 	if err != nil {
 		return nil, false, err // the store's error names the subject
 	}
+	referrers = selectReferrers(referrers, r.exec.Selection)
 	var tasks []task
 	for _, a := range referrers {
 		if types != nil && !slices.Contains(types, a.ArtifactType) {
@@ -198,13 +227,31 @@ func (r *run) verifySubject(ctx context.Context, subject Subject, types []string
 	}
 	ctx, span := r.exec.start(ctx, "ratify.policy", attribute.Int("ratify.reports", len(reports)), attribute.Int("ratify.depth", depth))
 	var ok bool
-	if np, nested := r.exec.Policy.(NestedPolicy); nested && depth > 0 {
-		ok = np.DecideNested(ctx, reports, types)
-	} else {
-		ok = r.exec.Policy.Decide(ctx, reports)
+	switch p := r.exec.Policy.(type) {
+	case NestedPolicy:
+		if depth > 0 {
+			ok = p.DecideNested(ctx, reports, types)
+			break
+		}
+		ok, err = decide(ctx, r.exec.Policy, reports)
+	default:
+		ok, err = decide(ctx, r.exec.Policy, reports)
 	}
-	endSpan(span, ok, nil, "the policy did not pass the reports")
+	endSpan(span, ok, err, "the policy did not pass the reports")
+	if err != nil {
+		return nil, false, fmt.Errorf("policy: %w", err)
+	}
 	return reports, ok, nil
+}
+
+// decide asks policy for its verdict on a top-level subject; a policy
+// whose evaluation can fail (EvaluatingPolicy) says so with an error, which
+// is "could not verify", never a verdict.
+func decide(ctx context.Context, policy Policy, reports []Report) (bool, error) {
+	if ep, ok := policy.(EvaluatingPolicy); ok {
+		return ep.Evaluate(ctx, reports)
+	}
+	return policy.Decide(ctx, reports), nil
 }
 
 // verifyArtifact runs one verifier on one artifact, then the nested
@@ -279,6 +326,12 @@ func (r *run) completeSubject(ctx context.Context, subject Subject, tasks []task
 			}
 		}
 	}
+	return r.resolveDigest(ctx, subject)
+}
+
+// resolveDigest completes a subject known by digest with the registry's
+// descriptor of it, checking that the registry names the same digest.
+func (r *run) resolveDigest(ctx context.Context, subject Subject) (Subject, error) {
 	desc, err := r.exec.Store.Resolve(ctx, subject.Reference)
 	if err != nil {
 		return subject, err

@@ -33,6 +33,7 @@ type memStore struct {
 	content   map[digest.Digest][]byte
 	referrers map[digest.Digest][]ocispec.Descriptor
 	fetches   map[digest.Digest]int
+	types     map[digest.Digest]string // media type of each content
 	resolves  int
 	listErr   error
 }
@@ -43,6 +44,7 @@ func newMemStore() *memStore {
 		content:   map[digest.Digest][]byte{},
 		referrers: map[digest.Digest][]ocispec.Descriptor{},
 		fetches:   map[digest.Digest]int{},
+		types:     map[digest.Digest]string{},
 	}
 }
 
@@ -50,6 +52,7 @@ func newMemStore() *memStore {
 func (s *memStore) add(mediaType, artifactType string, content []byte) ocispec.Descriptor {
 	d := ocispec.Descriptor{MediaType: mediaType, ArtifactType: artifactType, Digest: digest.FromBytes(content), Size: int64(len(content))}
 	s.content[d.Digest] = content
+	s.types[d.Digest] = mediaType
 	return d
 }
 
@@ -67,7 +70,7 @@ func (s *memStore) Resolve(_ context.Context, ref registry.Reference) (ocispec.D
 	s.mu.Unlock()
 	if d, err := ref.Digest(); err == nil {
 		if c, ok := s.content[d]; ok {
-			return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: d, Size: int64(len(c))}, nil
+			return ocispec.Descriptor{MediaType: s.types[d], Digest: d, Size: int64(len(c))}, nil
 		}
 	}
 	if d, ok := s.tags[ref.Repository+":"+ref.Reference]; ok {

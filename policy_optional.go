@@ -24,3 +24,14 @@ type ResultVersioner interface {
 type EvaluatingPolicy interface {
 	Evaluate(ctx context.Context, reports []Report) (bool, error)
 }
+
+// Presented returns res in the form policy's answers take: the nested
+// 1.1.0 form (Result.Nested) for a policy whose ResultVersion is
+// NestedResultVersion, as Ratify v1's regoPolicy answers, else res itself
+// (0.2.0).
+func Presented(policy Policy, res Result) any {
+	if v, ok := policy.(ResultVersioner); ok && v.ResultVersion() == NestedResultVersion {
+		return res.Nested()
+	}
+	return res
+}

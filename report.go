@@ -41,4 +41,7 @@ type Result struct {
 	TraceID         string    `json:"traceID,omitempty"`
 	Timestamp       time.Time `json:"timestamp"`
 	VerifierReports []Report  `json:"verifierReports"`
+	// Platforms are the verifications of an image index's platform
+	// manifests, when the platform mode asks for them (see PlatformMode).
+	Platforms []PlatformResult `json:"platforms,omitempty"`
 }

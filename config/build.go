@@ -100,8 +100,12 @@ func Build(cfg *Config, opts BuildOptions) (*ratify.Executor, error) {
 	if timeout == 0 {
 		timeout = cfg.Executor.VerificationTimeout()
 	}
+	platforms, err := platformModes(cfg.Policy.Plugin.MultiPlatform)
+	if err != nil {
+		return nil, err
+	}
 	return &ratify.Executor{Store: store, Verifiers: verifiers, Policy: policy, Timeout: timeout, OnVerifier: opts.OnVerifier,
-		Tracer: opts.Tracer}, nil
+		Tracer: opts.Tracer, PlatformMode: platforms, Selection: selections(cfg.Policy.Plugin.ArtifactSelection)}, nil
 }
 
 // VerificationTimeout returns executor.verificationRequestTimeout as a duration.

@@ -52,7 +52,7 @@ Exit codes: 0 passed, 1 failed verification, 2 could not be verified.`,
 				return err
 			}
 			if !silent {
-				out, err := json.MarshalIndent(result, "", "  ")
+				out, err := json.MarshalIndent(ratify.Presented(exec.Policy, result), "", "  ")
 				if err != nil {
 					return err
 				}

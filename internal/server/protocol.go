@@ -6,6 +6,7 @@ package server
 
 import (
 	"fmt"
+	"github.com/openratify/ratify"
 	"strings"
 
 	"github.com/openratify/ratify/errdef"
@@ -46,6 +47,10 @@ type item struct {
 	Key   string `json:"key"`
 	Value any    `json:"value,omitempty"`
 	Error string `json:"error,omitempty"`
+
+	// result is the verification result Value presents, for metrics and
+	// spans; nil for mutations and errors.
+	result *ratify.Result
 }
 
 func newResponse(items []item, systemError string) providerResponse {

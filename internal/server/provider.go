@@ -136,7 +136,7 @@ func (s *Server) startSpan(ctx context.Context, name string, attrs ...attribute.
 
 // endKeySpan records a key's outcome (as executor spans do) and ends its span.
 func endKeySpan(span trace.Span, it item) {
-	res, verified := resultOf(it.Value)
+	res, verified := resultOf(it)
 	switch {
 	case it.Error != "":
 		span.SetAttributes(attribute.String("ratify.outcome", "error"))
@@ -153,7 +153,7 @@ func endKeySpan(span trace.Span, it item) {
 func countFailed(items []item) int {
 	n := 0
 	for _, it := range items {
-		if res, ok := resultOf(it.Value); it.Error != "" || (ok && !res.IsSuccess) {
+		if res, ok := resultOf(it); it.Error != "" || (ok && !res.IsSuccess) {
 			n++
 		}
 	}
@@ -234,10 +234,14 @@ func (s *Server) verifyKey(ctx context.Context, g *generation, namespace, image,
 		s.cacheMetrics.stale.Inc()
 		s.log.Warn("serving a stale verdict: verifying again could not complete", "trace_id", traceID, "subject", subject,
 			"expired_at", ans.ExpiredAt.UTC(), "error", ans.Cause)
-		return item{Value: staleResult{Result: res, Stale: staleNote{ExpiredAt: ans.ExpiredAt.UTC(), Reason: ans.Cause.Error()}}}
+		note := staleNote{ExpiredAt: ans.ExpiredAt.UTC(), Reason: ans.Cause.Error()}
+		if nested, ok := ratify.Presented(sc.exec.Policy, res).(ratify.NestedResult); ok {
+			return item{Value: staleNested{NestedResult: nested, Stale: note}, result: &res}
+		}
+		return item{Value: staleResult{Result: res, Stale: note}, result: &res}
 	}
 	s.log.Debug("verified", "trace_id", traceID, "subject", subject, "success", res.IsSuccess, "source", ans.Source)
-	return item{Value: res}
+	return item{Value: ratify.Presented(sc.exec.Policy, res), result: &res}
 }
 
 // staleResult is a verify item value served from an expired verdict (see
@@ -249,21 +253,24 @@ type staleResult struct {
 	Stale staleNote `json:"stale"`
 }
 
+// staleNested is staleResult in the nested 1.1.0 form (regoPolicy).
+type staleNested struct {
+	ratify.NestedResult
+	Stale staleNote `json:"stale"`
+}
+
 // staleNote says when a stale verdict expired and why it was not renewed.
 type staleNote struct {
 	ExpiredAt time.Time `json:"expiredAt"`
 	Reason    string    `json:"reason"`
 }
 
-// resultOf returns the verification result an item value carries.
-func resultOf(v any) (ratify.Result, bool) {
-	switch v := v.(type) {
-	case ratify.Result:
-		return v, true
-	case staleResult:
-		return v.Result, true
+// resultOf returns the verification result an item carries.
+func resultOf(it item) (ratify.Result, bool) {
+	if it.result == nil {
+		return ratify.Result{}, false
 	}
-	return ratify.Result{}, false
+	return *it.result, true
 }
 
 // mutateKey pins one image to its digest.
