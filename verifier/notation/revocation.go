@@ -29,6 +29,7 @@ func revocationValidators(opts Options) (codeSigning, timestamping revocation.Va
 		return nil, nil, err
 	}
 	if opts.CRLCacheDir != "" {
+		pruneCRLCache(opts.CRLCacheDir, maxCRLCacheFiles, maxCRLCacheBytes)
 		cache, err := crl.NewFileCache(opts.CRLCacheDir)
 		if err != nil {
 			return nil, nil, fmt.Errorf("CRL cache: %v: %w", err, errdef.ErrInvalidConfig)
