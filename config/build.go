@@ -16,6 +16,7 @@ import (
 	"github.com/openratify/ratify/auth/azure"
 	"github.com/openratify/ratify/auth/k8secrets"
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/netguard"
 	"github.com/openratify/ratify/keys"
 	"github.com/openratify/ratify/keys/azurekeyvault"
 	"github.com/openratify/ratify/store/registry"
@@ -256,6 +257,9 @@ func buildVerifier(cfg *Config, entry VerifierEntry, opts BuildOptions) (ratify.
 		return nil, err
 	}
 	nopts := notation.Options{HTTPClient: opts.RevocationHTTPClient}
+	if nopts.HTTPClient == nil { // OCSP and CRL URLs come from certificates: never cloud metadata
+		nopts.HTTPClient = &http.Client{Timeout: notation.DefaultHTTPTimeout, Transport: netguard.Transport()}
+	}
 	if ts != nil {
 		nopts.TrustStore = ts
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/openratify/ratify/cache/redis"
 	"github.com/openratify/ratify/config"
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/netguard"
 	"github.com/openratify/ratify/internal/telemetry"
 	"github.com/openratify/ratify/keys"
 	"github.com/openratify/ratify/keys/azurekeyvault"
@@ -196,7 +197,7 @@ func New(opts Options) (*Server, error) {
 			KeyVault:           opts.KeyVault,
 			Tracer:             stages.ExecutorTracer(),
 			RevocationHTTPClient: &http.Client{Timeout: notation.DefaultHTTPTimeout,
-				Transport: stages.Transport(http.DefaultTransport)},
+				Transport: stages.Transport(netguard.Transport())},
 		},
 	}
 	if _, err := s.engine.load(); err != nil {

@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"testing"
 
 	"oras.land/oras-go/v2/registry"
@@ -52,10 +51,5 @@ func TestMetadataAddressRefused(t *testing.T) {
 	r.PushImage(t, "app", "v1")
 	if _, err := s.Resolve(context.Background(), r.Reference("app", "v1")); err != nil {
 		t.Fatalf("loopback registry through the guarded dialer: %v", err)
-	}
-	for addr, want := range map[string]string{"169.254.169.254": "link-local", "fd00:ec2::254": "cloud metadata", "10.0.0.1": "", "127.0.0.1": "", "::1": ""} {
-		if got := forbidden(netip.MustParseAddr(addr)); got != want {
-			t.Errorf("forbidden(%s) = %q, want %q", addr, got, want)
-		}
 	}
 }

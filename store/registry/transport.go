@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/netguard"
 )
 
 // NewTransport returns the transport a Store built with Options.Transport
@@ -29,7 +30,7 @@ func NewTransport(base http.RoundTripper, bundles map[string]string) (http.Round
 		// in flight to it, so that bursts reuse them (HTTP/2 is attempted
 		// where the registry offers it: ForceAttemptHTTP2 stays on).
 		t.MaxIdleConnsPerHost = DefaultMaxConcurrentRequests
-		t.DialContext = guardedDialer() // see guard.go
+		t.DialContext = netguard.DialContext // never cloud metadata addresses
 		base = t
 	}
 	if len(bundles) == 0 {
