@@ -112,7 +112,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, op string, timeo
 	}
 	wg.Wait()
 	log := s.log.With("op", op, "trace_id", traceID, "keys", len(keys), "generation", g.id)
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	// The clock, not only ctx.Err: a key's own deadline, set just after
+	// the request's, may have fired first.
+	if dl, _ := ctx.Deadline(); errors.Is(ctx.Err(), context.DeadlineExceeded) || !time.Now().Before(dl) {
 		msg := fmt.Sprintf("%s of %d keys did not finish within %s", op, len(keys), timeout(g))
 		s.metrics.systemErrors.Inc()
 		log.Error("provider request timed out", "error", msg)
