@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/verifier/plugin"
 )
 
 // Exit codes of the CLI.
@@ -29,6 +31,7 @@ var hints = []struct {
 	err  error
 	hint string
 }{
+	{plugin.ErrFailed, "the external verifier plugin failed, not the registry: check the plugin, its output and its logs"},
 	{errdef.ErrInvalidReference, "give an image reference such as registry.example/repo:tag or registry.example/repo@sha256:<digest>"},
 	{errdef.ErrInvalidConfig, "fix the configuration file (see README.md, \"config.json\")"},
 	{errdef.ErrNotFound, "check the repository, tag or digest"},
@@ -41,12 +44,16 @@ var hints = []struct {
 	{context.Canceled, "interrupted"},
 }
 
-// describe renders an error in one line with a hint.
+// describe renders an error in one line with a hint; errors joined from
+// several causes (errors.Join puts each on its own line) are separated by
+// "; ".
 func describe(err error) string {
+	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ; ")), " ")
+	msg = strings.ReplaceAll(msg, " ; ", "; ")
 	for _, h := range hints {
 		if errors.Is(err, h.err) {
-			return fmt.Sprintf("%v (%s)", err, h.hint)
+			return fmt.Sprintf("%s (%s)", msg, h.hint)
 		}
 	}
-	return err.Error()
+	return msg
 }

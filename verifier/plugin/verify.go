@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -10,6 +11,19 @@ import (
 
 	"github.com/openratify/ratify"
 )
+
+// ErrFailed is wrapped by every error of Verify: the plugin, not a
+// registry, is what failed (callers tell users where to look).
+var ErrFailed = errors.New("verifier plugin failed")
+
+// failure is an error of Verify: its message, and both ErrFailed and the
+// cause to errors.Is.
+type failure struct{ err error }
+
+func failed(err error) error { return &failure{err} }
+
+func (f *failure) Error() string   { return f.err.Error() }
+func (f *failure) Unwrap() []error { return []error{ErrFailed, f.err} }
 
 // Verify runs the plugin on the artifact attached to subject
 // (ratify.Verifier) and returns its verdict. The plugin reads the artifact
@@ -26,24 +40,24 @@ import (
 func (v *Verifier) Verify(ctx context.Context, subject ratify.Subject, artifact ocispec.Descriptor, _ ratify.Fetcher) (ratify.Report, error) {
 	input, err := json.Marshal(InputConfig{Config: v.entry, StoreConfig: v.store, ReferenceDesc: artifact})
 	if err != nil {
-		return ratify.Report{}, fmt.Errorf("verifier plugin %s: %w", v.name, err)
+		return ratify.Report{}, failed(fmt.Errorf("verifier plugin %s: %w", v.name, err))
 	}
 	out, err := v.run(ctx, subject.String(), input)
 	if err != nil {
-		return ratify.Report{}, fmt.Errorf("verifier plugin %s: %w", v.name, err)
+		return ratify.Report{}, failed(fmt.Errorf("verifier plugin %s: %w", v.name, err))
 	}
 	obj, logs, err := parseOutput(out)
 	v.logLines([]byte(strings.Join(logs, "\n")), "stdout")
 	if err != nil {
-		return ratify.Report{}, fmt.Errorf("verifier plugin %s (%s): %w", v.name, v.path, err)
+		return ratify.Report{}, failed(fmt.Errorf("verifier plugin %s (%s): %w", v.name, v.path, err))
 	}
 	res, err := decodeResult(obj)
 	if err != nil {
-		return ratify.Report{}, fmt.Errorf("verifier plugin %s (%s): %w", v.name, v.path, err)
+		return ratify.Report{}, failed(fmt.Errorf("verifier plugin %s (%s): %w", v.name, v.path, err))
 	}
 	r, err := res.report()
 	if err != nil {
-		return ratify.Report{}, fmt.Errorf("verifier plugin %s (%s): %w", v.name, v.path, err)
+		return ratify.Report{}, failed(fmt.Errorf("verifier plugin %s (%s): %w", v.name, v.path, err))
 	}
 	return r, nil
 }
