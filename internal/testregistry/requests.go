@@ -71,8 +71,9 @@ func (r *Registry) Counts() map[string]int {
 	return m
 }
 
-// Reset sets the request counts to zero.
+// Reset sets the request counts and the Stats of the conditions to zero.
 func (r *Registry) Reset() {
+	r.cond.reset()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.total = 0
@@ -116,7 +117,8 @@ func (r *Registry) ClearFaults() {
 	r.faults = nil
 }
 
-// serve wraps h with request counting, authentication and fault injection.
+// serve wraps h with request counting, conditions, authentication and
+// fault injection.
 func (r *Registry) serve(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		kind, ref := classify(req.URL.Path)
@@ -124,6 +126,12 @@ func (r *Registry) serve(h http.Handler) http.Handler {
 		r.total++
 		r.counts[req.Method+" "+string(kind)]++
 		r.mu.Unlock()
+
+		latency := r.cond.enter()
+		defer r.cond.leave()
+		if !r.cond.impose(w, req, req.Method+" "+string(kind), latency) {
+			return
+		}
 
 		if !r.authorized(req) {
 			w.Header().Set("Www-Authenticate", `Basic realm="testregistry"`)

@@ -1,7 +1,9 @@
 // Package testregistry starts in-process OCI registries for tests: one that
 // serves the referrers API of the OCI distribution-spec v1.1 and one that
 // does not (so that clients must fall back to the referrers tag schema). The
-// registries count the requests they receive and can be told to misbehave.
+// registries count the requests they receive and can be told to misbehave:
+// injected faults (Fault) and, for load tests, latency, throttling and
+// failures on every request (Conditions).
 //
 // Both are real registries: go-containerregistry's pkg/registry (with the
 // referrers API) and distribution/distribution v3 with in-memory storage
@@ -50,8 +52,12 @@ type Options struct {
 	// authentication with them.
 	Username, Password string
 	// Handler, when set, wraps the registry after request counting,
-	// authentication and injected faults, and before the registry itself.
+	// conditions, authentication and injected faults, and before the
+	// registry itself.
 	Handler func(http.Handler) http.Handler
+	// Conditions are the latency, throttling and failures imposed on every
+	// request from the start (see SetConditions).
+	Conditions Conditions
 }
 
 // Registry is a running test registry. It is stopped when the test ends.
@@ -63,12 +69,14 @@ type Registry struct {
 	counts map[string]int
 	total  int
 	faults []*Fault
+	cond   conditions
 }
 
 // New starts a registry on 127.0.0.1 and stops it when t ends.
 func New(t testing.TB, opts Options) *Registry {
 	t.Helper()
 	r := &Registry{opts: opts, counts: make(map[string]int)}
+	r.cond.set(opts.Conditions)
 	var h http.Handler
 	if opts.Referrers {
 		h = ocimem.New(ocimem.Options{PageSize: opts.ReferrersPageSize})
