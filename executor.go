@@ -315,7 +315,13 @@ func (r *run) verifyArtifact(ctx context.Context, subject Subject, t task, depth
 // from "unsigned"), the store resolves the digest.
 func (r *run) completeSubject(ctx context.Context, subject Subject, tasks []task) (Subject, error) {
 	if len(tasks) > 0 {
-		if raw, err := r.memo.fetcher(subject.Repository()).Fetch(ctx, tasks[0].artifact); err == nil {
+		raw, err := r.memo.fetcher(subject.Repository()).Fetch(ctx, tasks[0].artifact)
+		if err != nil && (errors.Is(err, errdef.ErrRegistryUnavailable) || errors.Is(err, errdef.ErrTimeout) || ctx.Err() != nil) {
+			// Asking the registry again, for the subject, while it fails or
+			// throttles, only adds load: the verifier would fail the same.
+			return subject, err
+		}
+		if err == nil {
 			var m struct {
 				Subject *ocispec.Descriptor `json:"subject"`
 			}

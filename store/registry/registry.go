@@ -164,6 +164,7 @@ func New(opts Options) (*Store, error) {
 		maxRetries: opts.MaxRetries,
 		minWait:    opts.RetryMinWait,
 		maxWait:    opts.RetryMaxWait,
+		throttle:   newHostThrottle(),
 	}
 	client := &auth.Client{
 		Client:     &http.Client{Transport: rt},
