@@ -37,7 +37,8 @@ type BuildOptions struct {
 	// true; empty means the user cache directory (~/.cache/ratify/crl).
 	CRLCacheDir string
 	// Timeout is the deadline of one subject's verification; zero means
-	// executor.verificationRequestTimeout.
+	// executor.verificationRequestTimeout; negative means none beyond the
+	// caller's context.
 	Timeout time.Duration
 	// OnRegistryResponse, when set, observes every exchange with a registry
 	// (see registry.Options.OnResponse).

@@ -222,7 +222,8 @@ func (s *Server) verifyKey(ctx context.Context, g *generation, namespace, image,
 	}
 	subject := ref.Registry + "/" + ref.Repository + "@" + ref.Reference
 	key := cache.ResultKey(sc.cfg.Digest, scopeName, subject, nil)
-	ans, err := s.results.Do(ctx, key, sc.cfg.Executor.VerificationTimeout(), func(vctx context.Context) (ratify.Result, error) {
+	budget := max(sc.cfg.Executor.VerificationTimeout(), s.opts.BackgroundVerification)
+	ans, err := s.results.Do(ctx, key, budget, func(vctx context.Context) (ratify.Result, error) {
 		return sc.exec.VerifyReference(vctx, ref, ratify.VerifyOptions{TraceID: traceID})
 	})
 	if err != nil {

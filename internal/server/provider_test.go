@@ -1,9 +1,11 @@
 package server
 
 import (
+	"github.com/openratify/ratify/internal/testregistry"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestVerifyProtocol(t *testing.T) {
@@ -77,12 +79,47 @@ func TestVerifyDeadlineIsSystemError(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	// The registry holds referrers listings until the test ends.
 	f := newFixture(t, setup{
+		server:   Options{BackgroundVerification: time.Millisecond}, // no longer than the request
 		config:   func(cfg map[string]any) { cfg["executor"] = map[string]any{"verificationRequestTimeout": 300} },
 		registry: hangReferrers(release),
 	})
 	status, resp := post(t, f.srv.Handler(), verifyPath, requestBody(f.signed), nil)
 	if status != http.StatusInternalServerError || !strings.Contains(resp.Response.SystemError, "did not finish within 300ms") || len(resp.Response.Items) != 0 {
 		t.Fatalf("status %d, response %+v", status, resp)
+	}
+}
+
+// TestVerificationGoesOnAfterDeadline checks that a verification whose
+// request gave up at its deadline goes on in the background, and that the
+// retry Gatekeeper sends joins it and gets its verdict, without asking the
+// registry again.
+func TestVerificationGoesOnAfterDeadline(t *testing.T) {
+	release := make(chan struct{})
+	f := newFixture(t, setup{
+		config:   func(cfg map[string]any) { cfg["executor"] = map[string]any{"verificationRequestTimeout": 300} },
+		registry: hangReferrers(release),
+	})
+	status, resp := post(t, f.srv.Handler(), verifyPath, requestBody(f.signed), nil)
+	if status != http.StatusInternalServerError || resp.Response.SystemError == "" {
+		t.Fatalf("first request: status %d, response %+v; want a system error at its deadline", status, resp)
+	}
+	close(release) // the registry answers now; the verification was still waiting for it
+	referrers := f.reg.Count("GET", testregistry.KindReferrers)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, resp = post(t, f.srv.Handler(), verifyPath, requestBody(f.signed), nil)
+		if len(resp.Response.Items) == 1 && resp.Response.Items[0].Error == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the retries never got the verdict: %+v", resp)
+		}
+	}
+	if !decodeResult(t, resp.Response.Items[0].Value).IsSuccess {
+		t.Fatalf("verdict %+v, want the signed image to pass", resp.Response.Items[0])
+	}
+	if got := f.reg.Count("GET", testregistry.KindReferrers); got != referrers {
+		t.Errorf("the retry listed referrers again (%d, then %d): it should have joined the verification in flight", referrers, got)
 	}
 }
 

@@ -82,6 +82,13 @@ type Options struct {
 	MaxKeys      int
 	// KeyConcurrency bounds the keys of one request verified at once (default 16).
 	KeyConcurrency int
+	// BackgroundVerification is how long a verification may go on after
+	// the request that started it gave up (its deadline is
+	// executor.verificationRequestTimeout), so that Gatekeeper's retries,
+	// which join it, find its verdict instead of starting over: under a
+	// throttling registry, verification keeps going at the pace the
+	// registry allows. Default 30s; never less than the request deadline.
+	BackgroundVerification time.Duration
 	// ReloadInterval is how often config.json is checked for changes (default 2s).
 	ReloadInterval time.Duration
 	// ReadHeaderTimeout bounds how long a client may take to send its
@@ -136,6 +143,7 @@ func (o *Options) setDefaults() {
 	o.MaxBodyBytes = orDefault(o.MaxBodyBytes, 4<<20)
 	o.MaxKeys = orDefault(o.MaxKeys, 4096)
 	o.KeyConcurrency = orDefault(o.KeyConcurrency, 16)
+	o.BackgroundVerification = orDefault(o.BackgroundVerification, 30*time.Second)
 	o.ReloadInterval = orDefault(o.ReloadInterval, 2*time.Second)
 	o.ReadHeaderTimeout = orDefault(o.ReadHeaderTimeout, 5*time.Second)
 	o.ShutdownTimeout = orDefault(o.ShutdownTimeout, 10*time.Second)
@@ -194,6 +202,7 @@ func New(opts Options) (*Server, error) {
 			OnRegistryResponse: s.metrics.registryResponse,
 			OnVerifier:         s.metrics.verifier,
 			KeyPool:            config.NewKeyPool(),
+			Timeout:            -1, // bounded by the result cache's budget (see verifyKey)
 			KeyVault:           opts.KeyVault,
 			Tracer:             stages.ExecutorTracer(),
 			RevocationHTTPClient: &http.Client{Timeout: notation.DefaultHTTPTimeout,
