@@ -3,10 +3,13 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
 
@@ -168,4 +171,42 @@ func TestStoreKeepsContentPerRepository(t *testing.T) {
 	if next.resolves.Load() != 1 {
 		t.Errorf("%d tag resolutions within the TTL, want 1", next.resolves.Load())
 	}
+}
+
+// TestStaleTagDuringOutage checks that a tag's last digest is served when
+// resolving it again fails because the registry is unavailable, for
+// TagStaleTTL, and never when the registry answers "not found".
+func TestStaleTagDuringOutage(t *testing.T) {
+	next := &flakyResolver{desc: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.Digest("sha256:" + strings.Repeat("a", 64)), Size: 10}}
+	s := NewStore(next, StoreOptions{TagTTL: time.Nanosecond, TagStaleTTL: time.Hour})
+	ref := registry.Reference{Registry: "r.example", Repository: "app", Reference: "v1"}
+	if _, err := s.Resolve(context.Background(), ref); err != nil {
+		t.Fatal(err)
+	}
+	next.err = fmt.Errorf("throttled: %w", errdef.ErrRegistryUnavailable)
+	if d, err := s.Resolve(context.Background(), ref); err != nil || d.Digest != next.desc.Digest {
+		t.Fatalf("registry unavailable: %v, %v; want the last digest", d, err)
+	}
+	next.err = fmt.Errorf("v1: %w", errdef.ErrNotFound)
+	if _, err := s.Resolve(context.Background(), ref); !errors.Is(err, errdef.ErrNotFound) {
+		t.Fatalf("tag gone: %v, want ErrNotFound (never a stale digest)", err)
+	}
+	fresh := NewStore(next, StoreOptions{TagTTL: time.Nanosecond})
+	next.err = nil
+	_, _ = fresh.Resolve(context.Background(), ref)
+	next.err = fmt.Errorf("throttled: %w", errdef.ErrRegistryUnavailable)
+	if _, err := fresh.Resolve(context.Background(), ref); !errors.Is(err, errdef.ErrRegistryUnavailable) {
+		t.Fatalf("without TagStaleTTL: %v, want the registry's error", err)
+	}
+}
+
+// flakyResolver resolves every tag to desc, or fails with err.
+type flakyResolver struct {
+	ratify.Store
+	desc ocispec.Descriptor
+	err  error
+}
+
+func (f *flakyResolver) Resolve(context.Context, registry.Reference) (ocispec.Descriptor, error) {
+	return f.desc, f.err
 }

@@ -2,12 +2,14 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/openratify/ratify"
+	"github.com/openratify/ratify/errdef"
 )
 
 // contentTTL is how long content addressed by digest is kept: it never
@@ -23,7 +25,12 @@ type Store struct {
 	next    ratify.Store
 	content *LRU[[]byte]
 	tags    *LRU[ocispec.Descriptor]
-	tagTTL  time.Duration
+	// lastTags keep each tag's last resolution for TagStaleTTL, served
+	// only when resolving it again fails because the registry is
+	// unavailable (see StoreOptions.TagStaleTTL).
+	lastTags *LRU[ocispec.Descriptor]
+	staleTTL time.Duration
+	tagTTL   time.Duration
 	// OnContent, when set, is called on each Fetch with whether the
 	// content came from the cache.
 	OnContent func(hit bool)
@@ -35,6 +42,15 @@ type StoreOptions struct {
 	ContentBytes int64
 	// TagTTL is how long a tag's resolution is trusted.
 	TagTTL time.Duration
+	// TagStaleTTL, when positive, is how long after a tag was last
+	// resolved its digest is still used when resolving it again fails
+	// because the registry is unavailable or throttling (never when it
+	// answers "not found" or refuses access): during a rollout under a
+	// throttling registry, images already resolved keep their digest
+	// instead of each pod's attempt asking again. The digest is what gets
+	// verified and, with mutation, admitted; a tag moved during the outage
+	// is seen when the registry answers again.
+	TagStaleTTL time.Duration
 }
 
 // NewStore wraps next.
@@ -46,24 +62,39 @@ func NewStore(next ratify.Store, opts StoreOptions) *Store {
 	if opts.TagTTL > 0 {
 		s.tags = NewLRU[ocispec.Descriptor](16384, nil)
 	}
+	if opts.TagStaleTTL > 0 {
+		s.lastTags, s.staleTTL = NewLRU[ocispec.Descriptor](16384, nil), opts.TagStaleTTL
+	}
 	return s
 }
 
 // Resolve resolves ref, answering from the tag cache while the tag's last
 // resolution is younger than the TTL.
 func (s *Store) Resolve(ctx context.Context, ref registry.Reference) (ocispec.Descriptor, error) {
-	if s.tags == nil {
-		return s.next.Resolve(ctx, ref)
-	}
 	key := ref.String()
-	if desc, ok := s.tags.Get(key); ok {
-		return desc, nil
+	if s.tags != nil {
+		if desc, ok := s.tags.Get(key); ok {
+			return desc, nil
+		}
 	}
 	desc, err := s.next.Resolve(ctx, ref)
-	if err == nil {
+	if err != nil {
+		if s.lastTags != nil && (errors.Is(err, errdef.ErrRegistryUnavailable) || errors.Is(err, errdef.ErrTimeout)) {
+			if last, ok := s.lastTags.Get(key); ok {
+				return last, nil
+			}
+		}
+		return desc, err
+	}
+	if s.tags != nil {
 		s.tags.Add(key, desc, s.tagTTL)
 	}
-	return desc, err
+	if s.lastTags != nil {
+		if _, err := ref.Digest(); err != nil { // a tag, not a digest reference
+			s.lastTags.Add(key, desc, s.staleTTL)
+		}
+	}
+	return desc, nil
 }
 
 // Referrers lists subject's referrers from the store, every time.

@@ -76,6 +76,10 @@ type Options struct {
 	// digest is reused (default 5s; negative: never).
 	ContentCacheBytes int64
 	TagTTL            time.Duration
+	// TagStaleTTL is how long a tag's last digest is still used when the
+	// registry cannot be asked again (unavailable, throttling): default 1m,
+	// negative: never (see cache.StoreOptions.TagStaleTTL).
+	TagStaleTTL time.Duration
 
 	// MaxBodyBytes (default 4 MiB) and MaxKeys (default 4096) bound a request.
 	MaxBodyBytes int64
@@ -140,6 +144,7 @@ func (o *Options) setDefaults() {
 	o.NegativeCacheBytes = orDefault(o.NegativeCacheBytes, 32<<20)
 	o.ContentCacheBytes = orDefault(o.ContentCacheBytes, 64<<20)
 	o.TagTTL = orDefault(o.TagTTL, 5*time.Second)
+	o.TagStaleTTL = orDefault(o.TagStaleTTL, time.Minute)
 	o.MaxBodyBytes = orDefault(o.MaxBodyBytes, 4<<20)
 	o.MaxKeys = orDefault(o.MaxKeys, 4096)
 	o.KeyConcurrency = orDefault(o.KeyConcurrency, 16)
@@ -193,11 +198,12 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.engine = &engine{
-		path:      opts.ConfigPath,
-		storeOpts: cache.StoreOptions{ContentBytes: max(opts.ContentCacheBytes, 0), TagTTL: max(opts.TagTTL, 0)},
-		metrics:   s.metrics,
-		stages:    stages,
-		log:       s.log,
+		path: opts.ConfigPath,
+		storeOpts: cache.StoreOptions{ContentBytes: max(opts.ContentCacheBytes, 0), TagTTL: max(opts.TagTTL, 0),
+			TagStaleTTL: max(opts.TagStaleTTL, 0)},
+		metrics: s.metrics,
+		stages:  stages,
+		log:     s.log,
 		build: config.BuildOptions{
 			OnRegistryResponse: s.metrics.registryResponse,
 			OnVerifier:         s.metrics.verifier,
