@@ -152,11 +152,17 @@ type hostThrottle struct {
 
 func newHostThrottle() *hostThrottle { return &hostThrottle{until: map[string]time.Time{}} }
 
-// hold keeps host alone for d from now (or longer, if it already was).
+// maxHold caps how long a registry is left alone on its word, so that
+// one Retry-After of an hour does not deny its images for an hour.
+const maxHold = time.Minute
+
+// hold keeps host alone for d (at most maxHold) from now, or longer if it
+// already was.
 func (h *hostThrottle) hold(host string, d time.Duration) {
 	if h == nil || d <= 0 {
 		return
 	}
+	d = min(d, maxHold)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.until) >= maxLimitedHosts {
