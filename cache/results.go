@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -86,6 +87,14 @@ type Results struct {
 	neg   *LRU[kept] // failing verdicts; nil: none
 	group singleflight.Group
 	now   func() time.Time
+
+	// life ends the verifications in flight when Close is called; flights
+	// counts them, so that Close returns once they have.
+	life    context.Context
+	stop    context.CancelFunc
+	mu      sync.Mutex
+	closed  bool
+	flights sync.WaitGroup
 }
 
 // kept is a verdict in memory.
@@ -102,6 +111,7 @@ func NewResults(opts ResultsOptions) (*Results, error) {
 		return nil, fmt.Errorf("stale-if-error window %s: want 0 (off) to %s: %w", opts.StaleTTL, MaxStaleTTL, errdef.ErrInvalidConfig)
 	}
 	r := &Results{opts: opts, now: time.Now}
+	r.life, r.stop = context.WithCancel(context.Background())
 	keptSize := func(k kept) int64 { return k.size }
 	if opts.TTL > 0 && opts.Bytes > 0 {
 		r.pos = NewLRU(opts.Bytes, keptSize)
@@ -131,14 +141,21 @@ func ResultKey(configDigest, scope, subject string, artifactTypes []string) stri
 // callers that ask for key meanwhile, and keeps its verdict. verify runs
 // under a context that no single caller can cancel (its values are ctx's),
 // bounded by timeout; each caller waits at most until its own ctx ends. The
-// shared tier, if any, is asked within the same flight and bound.
+// shared tier, if any, is asked within the same flight and bound. After
+// Close, Do answers only from memory; anything else is an error wrapping
+// ErrClosed.
 func (r *Results) Do(ctx context.Context, key string, timeout time.Duration, verify func(context.Context) (ratify.Result, error)) (Answer, error) {
 	if a, ok := r.fresh(key); ok {
 		return a, nil
 	}
 	ch := r.group.DoChan(key, func() (any, error) {
+		if !r.begin() {
+			return nil, fmt.Errorf("verify: %w", ErrClosed)
+		}
+		defer r.flights.Done()
 		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 		defer cancel()
+		defer context.AfterFunc(r.life, cancel)()
 		return r.fill(vctx, key, verify)
 	})
 	select {
@@ -150,6 +167,30 @@ func (r *Results) Do(ctx context.Context, key string, timeout time.Duration, ver
 	case <-ctx.Done():
 		return Answer{}, ctx.Err()
 	}
+}
+
+// ErrClosed is what Do returns for a verification asked for after Close.
+var ErrClosed = errors.New("the result cache is closed: the server is shutting down")
+
+// begin counts a flight in, unless Close has been called.
+func (r *Results) begin() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.flights.Add(1)
+	return true
+}
+
+// Close cancels the verifications in flight, including those that go on
+// after their callers stopped waiting, and returns once they have ended.
+func (r *Results) Close() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.stop()
+	r.flights.Wait()
 }
 
 // fill answers key from the shared tier, or by verifying.

@@ -290,3 +290,48 @@ func TestSharedValueBoundedByLocalTTL(t *testing.T) {
 		t.Errorf("a replica that keeps no failing verdicts served one from the shared tier: %+v", a)
 	}
 }
+
+// TestCloseEndsBackgroundVerifications checks that a verification going
+// on after its caller stopped waiting is cancelled by Close, which returns
+// only once it has ended, and that nothing is verified after Close.
+func TestCloseEndsBackgroundVerifications(t *testing.T) {
+	r := newResults(t, ResultsOptions{TTL: time.Minute, Bytes: 1 << 20})
+	started, ended := make(chan struct{}), make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 1)
+	go func() {
+		_, err := r.Do(ctx, "k", time.Hour, func(vctx context.Context) (ratify.Result, error) {
+			close(started)
+			<-vctx.Done()
+			ended <- vctx.Err()
+			return ratify.Result{}, vctx.Err()
+		})
+		errs <- err
+	}()
+	<-started
+	cancel()
+	if err := <-errs; !errors.Is(err, context.Canceled) {
+		t.Fatalf("caller: %v, want context.Canceled", err)
+	}
+	select {
+	case err := <-ended:
+		t.Fatalf("the verification ended with its caller (%v); it should go on until Close", err)
+	default:
+	}
+	r.Close()
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("verification ended with %v, want context.Canceled", err)
+		}
+	default:
+		t.Fatal("Close returned before the verification in flight ended")
+	}
+	_, err := r.Do(context.Background(), "other", time.Hour, func(context.Context) (ratify.Result, error) {
+		t.Error("verify ran after Close")
+		return ratify.Result{IsSuccess: true}, nil
+	})
+	if !errors.Is(err, ErrClosed) {
+		t.Fatalf("after Close: %v, want ErrClosed", err)
+	}
+}

@@ -222,9 +222,14 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Close releases what New holds open (the connections to a shared result
+// Close ends the verifications still in flight (those kept going for
+// BackgroundVerification after their callers stopped waiting) and
+// releases what New holds open (the connections to a shared result
 // cache). Run calls it when it returns; Close after that does nothing.
-func (s *Server) Close() { s.closeShared() }
+func (s *Server) Close() {
+	s.results.Close()
+	s.closeShared()
+}
 
 // SetOverlay rebuilds the engine from config.json and o (the Kubernetes
 // resources' configuration). If the result does not build, the running

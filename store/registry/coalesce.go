@@ -61,29 +61,63 @@ func (s *Store) Fetch(ctx context.Context, ref registry.Reference, desc ocispec.
 	})
 }
 
-// coalesce runs f once for the concurrent callers asking for key.
+// flight is a request shared by the callers waiting for it.
+type flight struct {
+	done    chan struct{} // closed once val and err are set
+	val     any
+	err     error
+	waiters int                // callers still waiting; under Store.mu
+	cancel  context.CancelFunc // ends the request once no caller waits
+}
+
+// coalesce runs f once for the concurrent callers asking for key. The
+// request outlives the cancellation of any one caller, not of all: once
+// every caller has stopped waiting it is cancelled (and the next caller
+// starts another), so nothing runs on for no one, during a shutdown
+// above all.
 func coalesce[T any](ctx context.Context, s *Store, key string, f func(context.Context) (T, error)) (T, error) {
-	ch := s.inflight.DoChan(key, func() (any, error) {
+	s.mu.Lock()
+	fl, ok := s.inflight[key]
+	if !ok {
 		shared := context.WithoutCancel(ctx)
+		var cancel context.CancelFunc
 		if deadline, ok := ctx.Deadline(); ok {
-			var cancel context.CancelFunc
 			shared, cancel = context.WithDeadline(shared, deadline)
-			defer cancel()
 		} else {
-			var cancel context.CancelFunc
 			shared, cancel = context.WithTimeout(shared, maxSharedRequest)
-			defer cancel()
 		}
-		return f(shared)
-	})
+		fl = &flight{done: make(chan struct{}), cancel: cancel}
+		s.inflight[key] = fl
+		go func() {
+			defer cancel()
+			v, err := f(shared)
+			s.mu.Lock()
+			if s.inflight[key] == fl {
+				delete(s.inflight, key)
+			}
+			s.mu.Unlock()
+			fl.val, fl.err = v, err
+			close(fl.done)
+		}()
+	}
+	fl.waiters++
+	s.mu.Unlock()
 	if s.joined != nil {
 		s.joined(key)
 	}
 	select {
-	case r := <-ch:
-		v, _ := r.Val.(T)
-		return v, r.Err
+	case <-fl.done:
+		v, _ := fl.val.(T)
+		return v, fl.err
 	case <-ctx.Done():
+		s.mu.Lock()
+		if fl.waiters--; fl.waiters == 0 {
+			fl.cancel()
+			if s.inflight[key] == fl {
+				delete(s.inflight, key)
+			}
+		}
+		s.mu.Unlock()
 		var zero T
 		return zero, ctx.Err()
 	}

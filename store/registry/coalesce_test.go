@@ -44,11 +44,15 @@ func (g *gate) release() {
 	close(g.open)
 }
 
-func (g *gate) wait() {
+// wait returns once the gate opens or the client has gone.
+func (g *gate) wait(ctx context.Context) {
 	g.mu.Lock()
 	open := g.open
 	g.mu.Unlock()
-	<-open
+	select {
+	case <-open:
+	case <-ctx.Done():
+	}
 }
 
 func (g *gate) handler(next http.Handler) http.Handler {
@@ -61,7 +65,7 @@ func (g *gate) handler(next http.Handler) http.Handler {
 				break
 			}
 		}
-		g.wait()
+		g.wait(r.Context())
 		next.ServeHTTP(w, r)
 	})
 }
@@ -170,6 +174,39 @@ func TestCallerLeavesSharedRequest(t *testing.T) {
 	g.release()
 	if err := <-secondErr; err != nil {
 		t.Fatalf("the other caller: %v (the first caller's cancellation ended the shared request)", err)
+	}
+}
+
+// TestSharedRequestEndsWithItsLastCaller checks that once every caller of
+// a shared request has stopped waiting, the request is cancelled (the
+// registry sees its client go) and the next caller starts another.
+func TestSharedRequestEndsWithItsLastCaller(t *testing.T) {
+	g := newGate()
+	r := testregistry.New(t, testregistry.Options{Referrers: true, Handler: g.handler})
+	subject, _ := signed(t, r, "app", 0)
+	s := newStore(t, Options{})
+	joined := make(chan struct{}, 2)
+	s.joined = func(string) { joined <- struct{}{} }
+	ref := r.Reference("app", subject.Digest.String())
+	g.shut()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { _, err := s.Resolve(ctx, ref); errs <- err }()
+		<-joined
+	}
+	waitFor(t, "the shared request to reach the registry", func() bool { return g.inFlight.Load() == 1 })
+	cancel()
+	for range 2 {
+		if err := <-errs; !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled caller: %v, want context.Canceled", err)
+		}
+	}
+	waitFor(t, "the registry to see the request cancelled", func() bool { return g.inFlight.Load() == 0 })
+	g.release()
+	if _, err := s.Resolve(context.Background(), ref); err != nil {
+		t.Fatalf("a caller after the cancelled flight: %v", err)
 	}
 }
 

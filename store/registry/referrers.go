@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"strings"
+	"sync/atomic"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	orasdef "oras.land/oras-go/v2/errdef"
@@ -19,6 +22,35 @@ import (
 // under their "sha256-<hex>.sig" tag, which carry none of their own.
 const CosignArtifactType = "application/vnd.dev.cosign.artifact.sig.v1+json"
 
+// maxReferrerPages bounds the requests for pages of one referrers listing
+// (retries included). Registries page by 100 or more, so real listings
+// reach Options.MaxReferrers long before this.
+const maxReferrerPages = 64
+
+// pageBudget counts the referrers pages one listing may still request.
+type pageBudget struct{ left atomic.Int32 }
+
+type pageBudgetKey struct{}
+
+func withPageBudget(ctx context.Context, n int32) context.Context {
+	b := &pageBudget{}
+	b.left.Store(n)
+	return context.WithValue(ctx, pageBudgetKey{}, b)
+}
+
+// takePage spends one page of the listing req belongs to, if any; it fails
+// once the budget is spent.
+func takePage(req *http.Request) error {
+	b, ok := req.Context().Value(pageBudgetKey{}).(*pageBudget)
+	if !ok || !strings.Contains(req.URL.Path, "/referrers/") {
+		return nil
+	}
+	if b.left.Add(-1) < 0 {
+		return fmt.Errorf("%s %s: more than %d pages of referrers: %w", req.Method, req.URL.Redacted(), maxReferrerPages, errdef.ErrSizeExceedsLimit)
+	}
+	return nil
+}
+
 // referrers does what Referrers says, for one caller.
 func (s *Store) referrers(ctx context.Context, ref registry.Reference, subject ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 	repo, err := s.repository(ref)
@@ -30,6 +62,9 @@ func (s *Store) referrers(ctx context.Context, ref registry.Reference, subject o
 		return nil, fmt.Errorf("referrers of %s: %v: %w", where, err, errdef.ErrInvalidReference)
 	}
 	var out []ocispec.Descriptor
+	// A registry could link on to empty pages forever, which oras-go
+	// follows without a word: limitTransport counts the pages requested.
+	ctx = withPageBudget(ctx, maxReferrerPages)
 	err = repo.Referrers(ctx, subject, "", func(page []ocispec.Descriptor) error {
 		if len(out)+len(page) > s.opts.MaxReferrers {
 			return fmt.Errorf("more than %d referrers (Options.MaxReferrers): %w", s.opts.MaxReferrers, errdef.ErrSizeExceedsLimit)

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sync/singleflight"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -139,7 +138,7 @@ type Store struct {
 	mu    sync.Mutex
 	repos map[string]*remote.Repository
 
-	inflight singleflight.Group // requests shared by concurrent callers (coalesce.go)
+	inflight map[string]*flight // requests shared by concurrent callers (coalesce.go); under mu
 	// joined, when set, is called once each caller is attached to a
 	// shared request (for tests to know when everyone waits).
 	joined func(key string)
@@ -167,7 +166,7 @@ func New(opts Options) (*Store, error) {
 		throttle:   newHostThrottle(),
 	}
 	client := &auth.Client{
-		Client:     &http.Client{Transport: rt},
+		Client:     &http.Client{Transport: rt, CheckRedirect: keepCredentialsHome},
 		Credential: opts.Credential,
 		Cache:      auth.NewCache(),
 		ClientID:   "ratify",
@@ -177,7 +176,26 @@ func New(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("allowed registry %w", err)
 	}
-	return &Store{opts: opts, client: client, allowed: allowed, repos: make(map[string]*remote.Repository)}, nil
+	return &Store{opts: opts, client: client, allowed: allowed, repos: make(map[string]*remote.Repository), inflight: make(map[string]*flight)}, nil
+}
+
+// maxRedirects bounds the redirects followed for one request, as net/http
+// does by default.
+const maxRedirects = 10
+
+// keepCredentialsHome drops the credentials of a request redirected to
+// another host or port. net/http already drops them for another host name,
+// but keeps them for another port of the same host, which is another
+// registry (Docker scopes credentials by host and port).
+func keepCredentialsHome(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects: %w", maxRedirects, errdef.ErrRegistryUnavailable)
+	}
+	if req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme {
+		req.Header.Del("Authorization")
+		req.Header.Del("Cookie")
+	}
+	return nil
 }
 
 // repository returns the client of ref's repository.

@@ -94,7 +94,7 @@ func failed(subject ratify.Subject, policy *trustpolicy.TrustPolicy, outcome *no
 		}
 		reason, remedy, inconclusive := describe(res, outcome, policy)
 		if inconclusive {
-			return ratify.Report{}, fmt.Errorf("verify signature on %s: %s: %v", subject, reason, res.Error)
+			return ratify.Report{}, fmt.Errorf("verify signature on %s: %s: %w", subject, reason, res.Error)
 		}
 		return failure(reason, res.Error.Error(), remedy), nil
 	}
