@@ -65,7 +65,9 @@ func newResponse(items []item, systemError string) providerResponse {
 }
 
 // parseKey splits a key into its namespace and image: "[ns]image" as the
-// multi-tenancy template sends it, or a bare "image".
+// multi-tenancy template sends it, or a bare "image". Only a Kubernetes
+// namespace name (an RFC 1123 label) in brackets is a namespace, so that a
+// registry named by its IPv6 address ("[::1]:5000/app") stays an image.
 func parseKey(key string) (namespace, image string, err error) {
 	if key == "" {
 		return "", "", fmt.Errorf("empty key: %w", errdef.ErrInvalidReference)
@@ -78,8 +80,26 @@ func parseKey(key string) (namespace, image string, err error) {
 		return "", "", fmt.Errorf("key %q: namespace has no closing ']': %w", key, errdef.ErrInvalidReference)
 	}
 	namespace, image = key[1:end], key[end+1:]
+	if !isLabel(namespace) {
+		return "", key, nil
+	}
 	if image == "" {
 		return "", "", fmt.Errorf("key %q: namespace without an image: %w", key, errdef.ErrInvalidReference)
 	}
 	return namespace, image, nil
+}
+
+// isLabel reports whether s is an RFC 1123 label, as Kubernetes namespace
+// names are: at most 63 lower-case letters, digits and '-', starting and
+// ending with a letter or digit.
+func isLabel(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/openratify/ratify"
 	"github.com/openratify/ratify/cache"
+	"github.com/openratify/ratify/errdef"
 )
 
 // Paths of the provider endpoints, as Ratify v1 serves them.
@@ -277,8 +278,17 @@ func resultOf(it item) (ratify.Result, bool) {
 }
 
 // mutateKey pins one image to its digest.
+//
+// Gatekeeper's Assign sends the image as the pod spells it, never with a
+// namespace: a "[namespace]" prefix there was written by the pod's author,
+// who must not choose another namespace's configuration (its credentials),
+// so it is refused. Tags resolve with the cluster-wide configuration.
 func (s *Server) mutateKey(ctx context.Context, g *generation, namespace, image, traceID string) item {
-	sc, _ := g.scopeFor(namespace)
+	if namespace != "" {
+		return s.keyError("mutate", image, traceID, fmt.Errorf("[%s]%s: mutation keys carry no namespace (Gatekeeper's Assign sends the image as the pod spells it): %w",
+			namespace, image, errdef.ErrInvalidReference))
+	}
+	sc, _ := g.scopeFor("")
 	ref, err := pin(ctx, sc, image)
 	if err != nil {
 		return s.keyError("mutate", image, traceID, err)

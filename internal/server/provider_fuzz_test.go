@@ -21,10 +21,11 @@ import (
 // FuzzParseKey feeds arbitrary provider keys to the key parser: it never
 // panics, every refusal wraps errdef.ErrInvalidReference, and what it
 // accepts splits the key exactly: "[namespace]image" with a namespace
-// free of ']' and a non-empty image, or a bare image with no namespace.
+// that is a Kubernetes namespace name and a non-empty image, or the whole
+// key as the image with no namespace.
 func FuzzParseKey(f *testing.F) {
 	for _, k := range []string{"registry.example/app:v1", "[team-a]registry.example/app@sha256:" + strings.Repeat("0", 64),
-		"[]nginx", "[ns]", "[ns", "]ns[image", "[a]]b", "[[a]b", "", "[ns][ns2]image", "\x00[ns]\xff"} {
+		"[]nginx", "[ns]", "[ns", "]ns[image", "[a]]b", "[[a]b", "", "[ns][ns2]image", "\x00[ns]\xff", "[::1]:5000/app:v1", "[Team_B]app"} {
 		f.Add(k)
 	}
 	f.Fuzz(func(t *testing.T, key string) {
@@ -38,11 +39,12 @@ func FuzzParseKey(f *testing.F) {
 		if image == "" {
 			t.Fatalf("parseKey(%q) accepted an empty image", key)
 		}
-		if strings.HasPrefix(key, "[") {
-			if strings.Contains(ns, "]") || key != "["+ns+"]"+image {
-				t.Fatalf("parseKey(%q) = %q, %q: not the key's own split", key, ns, image)
-			}
-		} else if ns != "" || image != key {
+		switch {
+		case ns == "" && image != key:
+			t.Fatalf("parseKey(%q) = %q, %q: without a namespace the image is the whole key", key, ns, image)
+		case ns != "" && (!isLabel(ns) || key != "["+ns+"]"+image):
+			t.Fatalf("parseKey(%q) = %q, %q: not the key's own split into a namespace name and an image", key, ns, image)
+		case ns != "" && !strings.HasPrefix(key, "["):
 			t.Fatalf("parseKey(%q) = %q, %q: a key without '[' has no namespace", key, ns, image)
 		}
 	})
