@@ -162,10 +162,12 @@ func (e *Executor) verifyReference(ctx context.Context, span trace.Span, ref reg
 	}, nil
 }
 
-// deadlineError marks err as a timeout when the verification's deadline is
-// what stopped it, so that callers can say so.
+// deadlineError marks err as a timeout when a deadline is what stopped it:
+// the verification's, or that of a request shared with other callers,
+// which ends at the same instant but whose timer may fire first.
 func deadlineError(ctx context.Context, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, errdef.ErrTimeout) {
+	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)
+	if timedOut && !errors.Is(err, errdef.ErrTimeout) {
 		return fmt.Errorf("%w: %w", errdef.ErrTimeout, err)
 	}
 	return err

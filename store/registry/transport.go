@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/limitedfile"
 	"github.com/openratify/ratify/internal/netguard"
 )
 
@@ -56,9 +56,13 @@ func NewTransport(base http.RoundTripper, bundles map[string]string) (http.Round
 	return &hostTransport{base: base, hosts: hosts}, nil
 }
 
+// maxCABundleSize bounds a registry's CA bundle file (a system bundle of
+// every public root is a few hundred KiB).
+const maxCABundleSize = 4 << 20
+
 // certPool returns the system roots plus the certificates of a PEM file.
 func certPool(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
+	data, err := limitedfile.Read(path, maxCABundleSize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errdef.ErrInvalidConfig, err)
 	}

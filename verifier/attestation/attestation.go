@@ -30,7 +30,6 @@ package attestation
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -39,6 +38,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/limitedfile"
 	"github.com/openratify/ratify/keys"
 )
 
@@ -178,7 +178,7 @@ func New(cfg Config, opts Options) (*Verifier, error) {
 // addTrust reads the trusted root and key files and finds the providers.
 func (v *Verifier) addTrust(s Settings, opts Options) error {
 	if s.TrustedRootFile != "" {
-		tr, err := root.NewTrustedRootFromPath(resolve(opts.BaseDir, s.TrustedRootFile))
+		tr, err := readTrustedRoot(resolve(opts.BaseDir, s.TrustedRootFile))
 		if err != nil {
 			return fmt.Errorf("trustedRootFile: %v: %w", err, errdef.ErrInvalidConfig)
 		}
@@ -229,7 +229,7 @@ func newPredicatePolicy(p Predicate, baseDir string, regoTimeout time.Duration) 
 	module, filename := p.Rego, "policy.rego"
 	if p.RegoFile != "" {
 		filename = resolve(baseDir, p.RegoFile)
-		data, err := readFile(filename, maxRegoFileSize)
+		data, err := limitedfile.Read(filename, maxRegoFileSize)
 		if err != nil {
 			return nil, fmt.Errorf("regoFile: %v: %w", err, errdef.ErrInvalidConfig)
 		}
@@ -246,16 +246,17 @@ func newPredicatePolicy(p Predicate, baseDir string, regoTimeout time.Duration) 
 	return pp, nil
 }
 
-// readFile reads a file of at most limit bytes.
-func readFile(path string, limit int64) ([]byte, error) {
-	fi, err := os.Stat(path)
+// maxTrustedRootSize bounds a trusted_root.json (the public Sigstore's is
+// tens of KiB).
+const maxTrustedRootSize = 4 << 20
+
+// readTrustedRoot reads a Sigstore trusted_root.json of bounded size.
+func readTrustedRoot(path string) (*root.TrustedRoot, error) {
+	data, err := limitedfile.Read(path, maxTrustedRootSize)
 	if err != nil {
 		return nil, err
 	}
-	if fi.Size() > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return os.ReadFile(path)
+	return root.NewTrustedRootFromJSON(data)
 }
 
 // Name returns the configured instance name (ratify.Verifier).

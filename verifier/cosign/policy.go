@@ -12,6 +12,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/limitedfile"
 	"github.com/openratify/ratify/keys"
 )
 
@@ -75,7 +76,7 @@ func newPolicy(cfg TrustPolicy, scopes []scope, opts Options, tuf *tufRoot) (*po
 	}
 	switch {
 	case cfg.TrustedRootFile != "":
-		tr, err := root.NewTrustedRootFromPath(resolve(opts.BaseDir, cfg.TrustedRootFile))
+		tr, err := readTrustedRoot(resolve(opts.BaseDir, cfg.TrustedRootFile))
 		if err != nil {
 			return nil, fmt.Errorf("trust policy %q: trustedRootFile: %v: %w", cfg.Name, err, errdef.ErrInvalidConfig)
 		}
@@ -241,4 +242,17 @@ func resolve(base, path string) string {
 		return path
 	}
 	return filepath.Join(base, path)
+}
+
+// maxTrustedRootSize bounds a trusted_root.json (the public Sigstore's is
+// tens of KiB).
+const maxTrustedRootSize = 4 << 20
+
+// readTrustedRoot reads a Sigstore trusted_root.json of bounded size.
+func readTrustedRoot(path string) (*root.TrustedRoot, error) {
+	data, err := limitedfile.Read(path, maxTrustedRootSize)
+	if err != nil {
+		return nil, err
+	}
+	return root.NewTrustedRootFromJSON(data)
 }

@@ -125,8 +125,8 @@ func New(cfg Config, opts Options) (*Verifier, error) {
 		return nil, err
 	}
 	nv, err := verifier.NewWithOptions(&doc, store, nil, verifier.VerifierOptions{
-		RevocationCodeSigningValidator:  codeSigning,
-		RevocationTimestampingValidator: timestamping,
+		RevocationCodeSigningValidator:  newVouchedFor(codeSigning, &doc, store),
+		RevocationTimestampingValidator: newVouchedFor(timestamping, &doc, store),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("notation verifier: %v: %w", err, errdef.ErrInvalidConfig)
