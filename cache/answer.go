@@ -41,6 +41,11 @@ func (s Source) String() string {
 // Answer is what Results.Do returns for a key.
 type Answer struct {
 	Result ratify.Result
+	// JSON is Result as encoding/json encodes it (its TraceID empty), kept
+	// with it so that callers answering from the cache need not encode it
+	// again; nil when it could not be encoded. Shared by every caller of
+	// the key: read it, never change it.
+	JSON   []byte
 	Source Source
 	// ExpiredAt, for a SourceStale answer, is when the result stopped being
 	// fresh.

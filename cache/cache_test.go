@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -89,6 +90,24 @@ func TestResultKeyNamesConfigurationContent(t *testing.T) {
 			t.Errorf("keys of two %ss are equal: %s", name, base)
 		}
 	}
+}
+
+// FuzzResultKey checks that ResultKey's shortcut names every verification
+// exactly as json.Marshal of its parts does, so that replicas of versions
+// with and without it share entries.
+func FuzzResultKey(f *testing.F) {
+	for _, s := range []string{"", "sha256:ab", "team-a", "r.io/a@sha256:x", `a"b`, `a\\b`, "<&>", "\x7f", "\u2028", "\xff", "é"} {
+		f.Add(s, s, s)
+	}
+	f.Fuzz(func(t *testing.T, configDigest, scope, subject string) {
+		want, err := json.Marshal([]any{configDigest, scope, subject, []string(nil)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ResultKey(configDigest, scope, subject, nil); got != string(want) {
+			t.Errorf("ResultKey(%q, %q, %q) = %s, want %s", configDigest, scope, subject, got, want)
+		}
+	})
 }
 
 func TestNewResultsBoundsStaleWindow(t *testing.T) {

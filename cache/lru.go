@@ -2,8 +2,8 @@
 // keyed by subject digest and the content of the configuration that made
 // them (in memory, and optionally in a tier shared by replicas such as
 // cache/redis), registry content keyed by digest, tag resolutions for a
-// short time; and it coalesces concurrent work on the same key so that it
-// is done once.
+// short time (shared in the same way); and it coalesces concurrent work on
+// the same key so that it is done once.
 package cache
 
 import (

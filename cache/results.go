@@ -23,8 +23,8 @@ const MaxStaleTTL = 10 * time.Minute
 // coalesces concurrent verifications of one key.
 type ResultsOptions struct {
 	// TTL is how long a passing verdict (IsSuccess) is served; Bytes bounds
-	// the passing verdicts kept in memory, measured as their JSON. Zero
-	// keeps none.
+	// the passing verdicts kept in memory, measured as twice their JSON
+	// (each is kept decoded and encoded, see Answer.JSON). Zero keeps none.
 	TTL   time.Duration
 	Bytes int64
 	// NegativeTTL is how long a failing verdict is served; NegativeBytes
@@ -58,10 +58,11 @@ type ResultsOptions struct {
 	Shared Shared
 }
 
-// Shared is a store of results that several replicas share, the second
-// tier of Results (see cache/redis). Values are opaque to it; an
-// implementation authenticates them, so that a value it returns was
-// written by a replica holding the same key, under the same cache key.
+// Shared is a store that several replicas share: the second tier of
+// Results, and of Store's tag resolutions (see cache/redis). Values are
+// opaque to it; an implementation authenticates them, so that a value it
+// returns was written by a replica holding the same key, under the same
+// cache key.
 type Shared interface {
 	// Get returns the value stored under key and how much longer it may be
 	// served. A value that is missing, expired, too large or fails
@@ -97,9 +98,10 @@ type Results struct {
 	flights sync.WaitGroup
 }
 
-// kept is a verdict in memory.
+// kept is a verdict in memory, with its JSON encoding (Answer.JSON).
 type kept struct {
 	res   ratify.Result
+	json  []byte
 	fresh time.Time // served as fresh until then
 	size  int64
 }
@@ -133,8 +135,25 @@ func NewResults(opts ResultsOptions) (*Results, error) {
 // loaded their configurations in, and no result made under another
 // configuration.
 func ResultKey(configDigest, scope, subject string, artifactTypes []string) string {
+	if artifactTypes == nil && plainJSON(configDigest) && plainJSON(scope) && plainJSON(subject) {
+		// What json.Marshal makes of it, without its reflection: keys are
+		// computed for every key of every request.
+		return `["` + configDigest + `","` + scope + `","` + subject + `",null]`
+	}
 	key, _ := json.Marshal([]any{configDigest, scope, subject, artifactTypes})
 	return string(key)
+}
+
+// plainJSON reports whether encoding/json quotes s by only adding the
+// quotes: printable ASCII, none of the characters it escapes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // Do returns the result kept under key, or runs verify, once for all the
@@ -209,24 +228,28 @@ func (r *Results) fill(ctx context.Context, key string, verify func(context.Cont
 		return Answer{}, err
 	}
 	res.TraceID = "" // the caller's, not part of the verdict
-	r.keep(ctx, key, res)
-	return Answer{Result: res, Source: SourceVerified}, nil
+	b := r.keep(ctx, key, res)
+	return Answer{Result: res, JSON: b, Source: SourceVerified}, nil
 }
 
 // fresh returns the verdict kept in memory under key, unless it expired.
 func (r *Results) fresh(key string) (Answer, bool) {
 	if r.pos != nil {
 		if k, ok := r.pos.Get(key); ok && r.now().Before(k.fresh) {
-			return Answer{Result: k.res, Source: SourceMemory}, true
+			return Answer{Result: k.res, JSON: k.json, Source: SourceMemory}, true
 		}
 	}
 	if r.neg != nil {
 		if k, ok := r.neg.Get(key); ok {
-			return Answer{Result: k.res, Source: SourceMemory}, true
+			return Answer{Result: k.res, JSON: k.json, Source: SourceMemory}, true
 		}
 	}
 	return Answer{}, false
 }
+
+// Cached returns the fresh verdict kept in memory under key, if any, as Do
+// would answer it without waiting for anything.
+func (r *Results) Cached(key string) (Answer, bool) { return r.fresh(key) }
 
 // fromShared returns the verdict the shared tier has under key, keeping
 // it in memory for what remains of its life (at most this replica's TTL).
@@ -242,25 +265,32 @@ func (r *Results) fromShared(ctx context.Context, key string) (Answer, bool) {
 	if err := json.Unmarshal(b, &res); err != nil {
 		return Answer{}, false
 	}
-	if !r.remember(key, res, int64(len(b)), ttl) {
+	// Encoded again, so that Answer.JSON is this version's encoding of
+	// what this version understood, whichever replica wrote it.
+	if b, err = json.Marshal(res); err != nil {
+		return Answer{}, false
+	}
+	if !r.remember(key, res, b, ttl) {
 		return Answer{}, false // this replica keeps no verdicts of the kind
 	}
-	return Answer{Result: res, Source: SourceShared}, true
+	return Answer{Result: res, JSON: b, Source: SourceShared}, true
 }
 
-// keep stores a fresh verdict in memory and in the shared tier.
-func (r *Results) keep(ctx context.Context, key string, res ratify.Result) {
+// keep stores a fresh verdict in memory and in the shared tier, and
+// returns its JSON (nil if it has none).
+func (r *Results) keep(ctx context.Context, key string, res ratify.Result) []byte {
 	b, err := json.Marshal(res)
 	if err != nil {
-		return
+		return nil
 	}
 	ttl := r.ttl(res)
-	if !r.remember(key, res, int64(len(b)), ttl) || r.opts.Shared == nil {
-		return
+	if !r.remember(key, res, b, ttl) || r.opts.Shared == nil {
+		return b
 	}
 	// The verification may have used most of ctx's time; the write has its
 	// own bound, and its failures are the tier's to report.
 	_ = r.opts.Shared.Set(context.WithoutCancel(ctx), key, b, ttl)
+	return b
 }
 
 // ttl is how long a verdict like res is served.
@@ -275,7 +305,7 @@ func (r *Results) ttl(res ratify.Result) time.Duration {
 // drops what was kept of the other kind under key (a failing verdict ends
 // any chance of serving an older passing one stale). It reports whether
 // verdicts of res's kind are kept at all.
-func (r *Results) remember(key string, res ratify.Result, jsonSize int64, ttl time.Duration) bool {
+func (r *Results) remember(key string, res ratify.Result, enc []byte, ttl time.Duration) bool {
 	into, other, grace := r.neg, r.pos, time.Duration(0)
 	if res.IsSuccess {
 		into, other, grace = r.pos, r.neg, r.opts.StaleTTL
@@ -287,7 +317,7 @@ func (r *Results) remember(key string, res ratify.Result, jsonSize int64, ttl ti
 	if into == nil || ttl <= 0 {
 		return false
 	}
-	k := kept{res: res, fresh: r.now().Add(ttl), size: jsonSize + int64(len(key)) + 128}
+	k := kept{res: res, json: enc, fresh: r.now().Add(ttl), size: 2*int64(len(enc)) + int64(len(key)) + 128}
 	into.Add(key, k, ttl+grace)
 	return true
 }
@@ -303,7 +333,7 @@ func (r *Results) stale(key string, err error) (Answer, bool) {
 	if !ok {
 		return Answer{}, false
 	}
-	return Answer{Result: k.res, Source: SourceStale, ExpiredAt: k.fresh, Cause: err}, true
+	return Answer{Result: k.res, JSON: k.json, Source: SourceStale, ExpiredAt: k.fresh, Cause: err}, true
 }
 
 // Transient reports whether err means that a verification could not

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -31,6 +32,8 @@ type Store struct {
 	lastTags *LRU[ocispec.Descriptor]
 	staleTTL time.Duration
 	tagTTL   time.Duration
+	shared   Shared // tag resolutions shared by replicas; nil: none
+	scope    [2]string
 	// OnContent, when set, is called on each Fetch with whether the
 	// content came from the cache.
 	OnContent func(hit bool)
@@ -51,16 +54,39 @@ type StoreOptions struct {
 	// verified and, with mutation, admitted; a tag moved during the outage
 	// is seen when the registry answers again.
 	TagStaleTTL time.Duration
+	// Shared, when set with a positive TagTTL, is a tier of tag
+	// resolutions shared by replicas (see cache/redis's Client.Tags): a tag
+	// this store has not resolved within TagTTL is looked up there before
+	// the registry is asked, and every resolution the registry answers is
+	// written there for TagTTL. A digest read from it is what gets
+	// verified and admitted in the tag's name, so the tier must
+	// authenticate its values: a mapping planted by anyone else would be a
+	// tag race won by them. An error from it is a miss.
+	Shared Shared
+	// ConfigDigest and Scope name the configuration that resolves tags
+	// (config.Config.Digest) and its scope, as in ResultKey: resolutions
+	// are shared under TagKey, only with replicas that resolve with the
+	// same configuration and credentials.
+	ConfigDigest, Scope string
+}
+
+// TagKey is the shared tier's key of tag's resolution (a reference such
+// as registry/repository:tag) under the configuration whose content digest
+// is configDigest, in scope (see ResultKey).
+func TagKey(configDigest, scope, tag string) string {
+	key, _ := json.Marshal([]string{"tag", configDigest, scope, tag})
+	return string(key)
 }
 
 // NewStore wraps next.
 func NewStore(next ratify.Store, opts StoreOptions) *Store {
-	s := &Store{next: next, tagTTL: opts.TagTTL}
+	s := &Store{next: next, tagTTL: opts.TagTTL, scope: [2]string{opts.ConfigDigest, opts.Scope}}
 	if opts.ContentBytes > 0 {
 		s.content = NewLRU(opts.ContentBytes, func(b []byte) int64 { return int64(len(b)) + 128 })
 	}
 	if opts.TagTTL > 0 {
 		s.tags = NewLRU[ocispec.Descriptor](16384, nil)
+		s.shared = opts.Shared
 	}
 	if opts.TagStaleTTL > 0 {
 		s.lastTags, s.staleTTL = NewLRU[ocispec.Descriptor](16384, nil), opts.TagStaleTTL
@@ -69,11 +95,18 @@ func NewStore(next ratify.Store, opts StoreOptions) *Store {
 }
 
 // Resolve resolves ref, answering from the tag cache while the tag's last
-// resolution is younger than the TTL.
+// resolution is younger than the TTL, then from the shared tier.
 func (s *Store) Resolve(ctx context.Context, ref registry.Reference) (ocispec.Descriptor, error) {
 	key := ref.String()
 	if s.tags != nil {
 		if desc, ok := s.tags.Get(key); ok {
+			return desc, nil
+		}
+	}
+	_, err := ref.Digest()
+	isTag := err != nil
+	if isTag {
+		if desc, ok := s.fromShared(ctx, key); ok {
 			return desc, nil
 		}
 	}
@@ -89,12 +122,59 @@ func (s *Store) Resolve(ctx context.Context, ref registry.Reference) (ocispec.De
 	if s.tags != nil {
 		s.tags.Add(key, desc, s.tagTTL)
 	}
-	if s.lastTags != nil {
-		if _, err := ref.Digest(); err != nil { // a tag, not a digest reference
+	if isTag {
+		if s.lastTags != nil {
 			s.lastTags.Add(key, desc, s.staleTTL)
 		}
+		s.toShared(ctx, key, desc)
 	}
 	return desc, nil
+}
+
+// fromShared returns the resolution of tag the shared tier has, keeping it
+// for what remains of its life (at most TagTTL), and as the tag's last
+// digest for what remains of TagStaleTTL since it was resolved.
+func (s *Store) fromShared(ctx context.Context, tag string) (ocispec.Descriptor, bool) {
+	if s.shared == nil {
+		return ocispec.Descriptor{}, false
+	}
+	b, ttl, err := s.shared.Get(ctx, TagKey(s.scope[0], s.scope[1], tag))
+	if err != nil {
+		return ocispec.Descriptor{}, false
+	}
+	var desc ocispec.Descriptor
+	if err := json.Unmarshal(b, &desc); err != nil || desc.Digest.Validate() != nil || desc.Size < 0 {
+		return ocispec.Descriptor{}, false
+	}
+	ttl = min(ttl, s.tagTTL)
+	s.tags.Add(tag, desc, ttl)
+	if s.lastTags != nil {
+		s.lastTags.Add(tag, desc, s.staleTTL-(s.tagTTL-ttl))
+	}
+	return desc, true
+}
+
+// toShared writes tag's resolution to the shared tier, best effort.
+func (s *Store) toShared(ctx context.Context, tag string, desc ocispec.Descriptor) {
+	if s.shared == nil {
+		return
+	}
+	b, err := json.Marshal(desc)
+	if err != nil {
+		return
+	}
+	// The resolution may have used most of ctx's time; the write has its
+	// own bound, and its failures are the tier's to report.
+	_ = s.shared.Set(context.WithoutCancel(ctx), TagKey(s.scope[0], s.scope[1], tag), b, s.tagTTL)
+}
+
+// CachedResolve returns ref's resolution from the tag cache alone, while
+// younger than the TTL.
+func (s *Store) CachedResolve(ref registry.Reference) (ocispec.Descriptor, bool) {
+	if s.tags == nil {
+		return ocispec.Descriptor{}, false
+	}
+	return s.tags.Get(ref.String())
 }
 
 // Referrers lists subject's referrers from the store, every time.

@@ -16,3 +16,11 @@ bench-rollout:
 	  -args $(ROLLOUT_FLAGS) -out $(ROLLOUT_OUT)
 
 bench: bench-rollout
+
+# The warm provider benchmark of issue 7 (internal/server BenchmarkWarm):
+# every result and tag cached, one ProviderRequest of 3 keys per pod, in
+# process and over loopback HTTP; keys/s, p50/p99 per request, CPU per
+# request. `make bench` runs it too, with every other benchmark.
+.PHONY: bench-warm
+bench-warm:
+	$(GO) test -run '^$$' -bench '^BenchmarkWarm$$' -benchtime 2s -count 3 ./internal/server

@@ -1,12 +1,16 @@
 // Package redis is the shared tier of ratify's result cache (cache.Shared)
 // on a Redis server, so that replicas of the provider answer a key that
-// any of them verified. It speaks RESP2 through go-redis to one server.
+// any of them verified, and of its tag cache (Client.Tags), so that a tag
+// one of them resolved is not resolved again at the registry by the
+// others. It speaks RESP2 through go-redis to one server.
 //
 // Every value is sealed with HMAC-SHA256 (RFC 2104) under a key only the
 // replicas hold: the MAC covers the cache key and the value and its
 // expiry, so a value written by anyone without the key, copied under
 // another key, or written again after it expired, is rejected and treated
-// as a miss. Entry names are "ratify:v1:result:" and a keyed SHA-256 of the
+// as a miss. Verdicts and tag resolutions are sealed under different keys
+// and domains, so that neither can pass for the other. Entry names are
+// "ratify:v1:result:" (or "ratify:v1:tag:") and a keyed SHA-256 of the
 // cache key. Redis enforces the TTL (SET with PX).
 //
 // The tier is bounded and optional: values are capped in size, every call
@@ -67,14 +71,24 @@ type Options struct {
 	// "hit", "miss", "rejected" (failed its HMAC), "expired" (past the
 	// expiry sealed in it), "too_large", "error" or "skipped" (circuit
 	// open); op "set" with "stored", "too_large", "error" or "skipped".
+	// Calls of the Tags view are ops "tag_get" and "tag_set".
 	Observe func(op, outcome string)
 }
 
-// Client is a cache.Shared on one Redis server. It is safe for concurrent
-// use.
+// Client is a cache.Shared on one Redis server, for verdicts; its Tags
+// view is one for tag resolutions. It is safe for concurrent use.
 type Client struct {
+	*conn
+	keys  keys
+	what  string // what its values are, for logs
+	getOp string // the ops it reports to Options.Observe
+	setOp string
+}
+
+// conn is what a Client and its Tags view share: the connections to Redis
+// and the circuit that stops calling it.
+type conn struct {
 	rdb      *redis.Client
-	keys     keys
 	opts     Options
 	circuit  *breaker
 	now      func() time.Time
@@ -99,7 +113,7 @@ func New(opts Options) (*Client, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	c := &Client{opts: opts, keys: deriveKeys(opts.Key), now: time.Now}
+	c := &Client{conn: &conn{opts: opts, now: time.Now}, keys: deriveKeys(opts.Key, resultEntries), what: "verdict", getOp: "get", setOp: "set"}
 	c.circuit = &breaker{after: opts.BreakAfter, cool: opts.BreakFor, now: func() time.Time { return c.now() }}
 	c.rdb = redis.NewClient(&redis.Options{
 		Addr: opts.Addr, Username: opts.Username, Password: opts.Password,
@@ -121,6 +135,15 @@ func New(opts Options) (*Client, error) {
 	return c, nil
 }
 
+// Tags returns a view of c for tag resolutions (a cache.Shared for
+// cache.StoreOptions): the same server, connections and circuit, entries
+// named "ratify:v1:tag:..." and sealed under keys of their own, so that a
+// verdict can never be read as a tag's digest nor the other way round.
+// Closing either closes both.
+func (c *Client) Tags() *Client {
+	return &Client{conn: c.conn, keys: deriveKeys(c.opts.Key, tagEntries), what: "tag resolution", getOp: "tag_get", setOp: "tag_set"}
+}
+
 // EntryName is the Redis key under which the value of cacheKey is stored.
 func (c *Client) EntryName(cacheKey string) string { return c.keys.entryName(cacheKey) }
 
@@ -131,7 +154,7 @@ func (c *Client) EntryName(cacheKey string) string { return c.keys.entryName(cac
 // errdef.ErrSizeExceedsLimit, Redis down, slow or skipped ErrUnavailable.
 func (c *Client) Get(ctx context.Context, cacheKey string) ([]byte, time.Duration, error) {
 	if !c.circuit.allow() {
-		c.observe("get", "skipped")
+		c.observe(c.getOp, "skipped")
 		return nil, 0, fmt.Errorf("circuit open: %w", ErrUnavailable)
 	}
 	callCtx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
@@ -146,16 +169,16 @@ func (c *Client) Get(ctx context.Context, cacheKey string) ([]byte, time.Duratio
 		return nil
 	})
 	if err != nil {
-		return nil, 0, c.failed(ctx, "get", err)
+		return nil, 0, c.failed(ctx, c.getOp, err)
 	}
 	c.succeeded()
 	sealed := []byte(value.Val())
 	switch {
 	case len(sealed) == 0: // GETRANGE of a missing key is ""
-		c.observe("get", "miss")
+		c.observe(c.getOp, "miss")
 		return nil, 0, fmt.Errorf("%s: %w", name, errdef.ErrNotFound)
 	case len(sealed) > headerBytes+c.opts.MaxValueBytes:
-		c.observe("get", "too_large")
+		c.observe(c.getOp, "too_large")
 		return nil, 0, fmt.Errorf("%s: value larger than %d bytes: %w", name, c.opts.MaxValueBytes, errdef.ErrSizeExceedsLimit)
 	}
 	payload, notAfter, err := c.keys.open(cacheKey, sealed)
@@ -168,10 +191,10 @@ func (c *Client) Get(ctx context.Context, cacheKey string) ([]byte, time.Duratio
 		ttl = min(ttl, d)
 	}
 	if ttl <= 0 {
-		c.observe("get", "expired")
+		c.observe(c.getOp, "expired")
 		return nil, 0, fmt.Errorf("%s: expired at %s: %w", name, notAfter.UTC().Format(time.RFC3339Nano), errdef.ErrNotFound)
 	}
-	c.observe("get", "hit")
+	c.observe(c.getOp, "hit")
 	return payload, ttl, nil
 }
 
@@ -184,24 +207,24 @@ func (c *Client) Set(ctx context.Context, cacheKey string, value []byte, ttl tim
 	case ttl <= 0:
 		return nil
 	case len(value) > c.opts.MaxValueBytes:
-		c.observe("set", "too_large")
+		c.observe(c.setOp, "too_large")
 		return fmt.Errorf("value of %d bytes, more than %d: %w", len(value), c.opts.MaxValueBytes, errdef.ErrSizeExceedsLimit)
 	case !c.circuit.allow():
-		c.observe("set", "skipped")
+		c.observe(c.setOp, "skipped")
 		return fmt.Errorf("circuit open: %w", ErrUnavailable)
 	}
 	callCtx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	sealed := c.keys.seal(cacheKey, value, c.now().Add(ttl))
 	if err := c.rdb.Set(callCtx, c.keys.entryName(cacheKey), sealed, ttl).Err(); err != nil {
-		return c.failed(ctx, "set", err)
+		return c.failed(ctx, c.setOp, err)
 	}
 	c.succeeded()
-	c.observe("set", "stored")
+	c.observe(c.setOp, "stored")
 	return nil
 }
 
-// Close closes the connections to Redis.
+// Close closes the connections to Redis (of every view of them).
 func (c *Client) Close() error { return c.rdb.Close() }
 
 // failed records a failed call and returns its error as ErrUnavailable.
@@ -229,11 +252,11 @@ func (c *Client) succeeded() {
 
 // reject counts a value that failed its HMAC and logs the first one.
 func (c *Client) reject(name string, err error) {
-	c.observe("get", "rejected")
+	c.observe(c.getOp, "rejected")
 	if c.rejected.CompareAndSwap(false, true) {
 		c.opts.Logger.Warn("shared result cache: a value failed authentication and is ignored "+
 			"(written without this HMAC key, or moved from another entry; logged once, counted in the metrics)",
-			"entry", name, "error", err)
+			"entry", name, "kind", c.what, "error", err)
 	}
 }
 

@@ -366,3 +366,50 @@ func TestReadKeyFile(t *testing.T) {
 		t.Errorf("New with a timeout above MaxTimeout: %v", err)
 	}
 }
+
+func TestTagsApartFromVerdicts(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{})
+	rdb := srv.Client(t)
+	c, p := newClient(t, srv.Addr, Options{})
+	tags := c.Tags()
+	name := tags.EntryName("k")
+	if !strings.HasPrefix(name, TagKeyPrefix) || len(name) != len(TagKeyPrefix)+64 || name[len(TagKeyPrefix):] == c.EntryName("k")[len(KeyPrefix):] {
+		t.Errorf("tag entry %s, verdict entry %s: want names of their own", name, c.EntryName("k"))
+	}
+	if err := c.Set(ctx, "k", []byte(`{"isSuccess":true}`), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := tags.Set(ctx, "k", []byte(`{"digest":"sha256:aa"}`), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := tags.Get(ctx, "k"); err != nil || string(got) != `{"digest":"sha256:aa"}` {
+		t.Errorf("tags.Get = %q, %v", got, err)
+	}
+	if got, _, err := c.Get(ctx, "k"); err != nil || string(got) != `{"isSuccess":true}` {
+		t.Errorf("Get = %q, %v", got, err)
+	}
+
+	// A verdict copied over the tag's entry is no tag resolution.
+	raw, err := rdb.Get(ctx, c.EntryName("k")).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb.Set(ctx, name, raw, time.Minute)
+	if got, _, err := tags.Get(ctx, "k"); !errors.Is(err, errdef.ErrInvalidContent) {
+		t.Errorf("a verdict read as a tag resolution: %q, %v; want ErrInvalidContent", got, err)
+	}
+	if p.count("tag_set stored") != 1 || p.count("tag_get hit") != 1 || p.count("tag_get rejected") != 1 || p.count("get hit") != 1 {
+		t.Errorf("outcomes %v", p.outcomes)
+	}
+
+	// One server, one circuit: Redis down is seen by both views.
+	srv.Stop(t)
+	for range DefaultBreakAfter {
+		if _, _, err := tags.Get(ctx, "k"); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Redis stopped: %v, want ErrUnavailable", err)
+		}
+	}
+	if _, _, err := c.Get(ctx, "k"); !errors.Is(err, ErrUnavailable) || p.count("get skipped") != 1 {
+		t.Errorf("after the tag view opened the circuit: %v, outcomes %v; want the call skipped", err, p.outcomes)
+	}
+}

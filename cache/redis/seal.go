@@ -14,9 +14,13 @@ import (
 	"github.com/openratify/ratify/errdef"
 )
 
-// KeyPrefix starts the name of every entry this package writes; "v1" is
-// the format of the entries (sealedVersion), not a version of ratify.
-const KeyPrefix = "ratify:v1:result:"
+// KeyPrefix starts the name of every verdict entry this package writes,
+// TagKeyPrefix that of every tag resolution (Client.Tags); "v1" is the
+// format of the entries (sealedVersion), not a version of ratify.
+const (
+	KeyPrefix    = "ratify:v1:result:"
+	TagKeyPrefix = "ratify:v1:tag:"
+)
 
 // MinKeyBytes is the shortest HMAC key accepted: as long as the SHA-256
 // output (RFC 2104, section 3).
@@ -36,37 +40,54 @@ const maxKeyFileBytes = 4096
 const (
 	sealedVersion = 1
 	headerBytes   = 1 + 8 + sha256.Size
-	macDomain     = "ratify result cache v1\x00"
 )
 
-// keys are the two keys derived from the configured secret: one names
-// entries, one authenticates them.
-type keys struct {
-	name, mac []byte
+// entryKind is what a set of entries holds. Each kind has its own name
+// prefix, its own naming and MAC keys (derived from the secret under its
+// own labels) and its own MAC domain, so that an entry of one kind never
+// opens as the other: a verdict copied over a tag's entry is no digest.
+type entryKind struct {
+	label  string // of the derived keys: label+": entry names", label+": entry MACs"
+	prefix string
+	domain string
 }
 
-func deriveKeys(secret []byte) keys {
+// The kinds of entries: verdicts (cache.Results) and tag resolutions
+// (cache.Store).
+var (
+	resultEntries = entryKind{label: "ratify result cache", prefix: KeyPrefix, domain: "ratify result cache v1\x00"}
+	tagEntries    = entryKind{label: "ratify tag cache", prefix: TagKeyPrefix, domain: "ratify tag cache v1\x00"}
+)
+
+// keys are the two keys derived from the configured secret for one kind of
+// entries: one names entries, one authenticates them.
+type keys struct {
+	name, mac []byte
+	kind      entryKind
+}
+
+func deriveKeys(secret []byte, kind entryKind) keys {
 	derive := func(label string) []byte {
 		m := hmac.New(sha256.New, secret)
 		m.Write([]byte(label))
 		return m.Sum(nil)
 	}
-	return keys{name: derive("ratify result cache: entry names"), mac: derive("ratify result cache: entry MACs")}
+	return keys{name: derive(kind.label + ": entry names"), mac: derive(kind.label + ": entry MACs"), kind: kind}
 }
 
-// entryName is the Redis key of cache key: KeyPrefix and the hex
+// entryName is the Redis key of cache key: the kind's prefix and the hex
 // HMAC-SHA256 of the cache key under the naming key. Names say nothing of
 // the image or configuration they hold a verdict on, and deployments with
 // different secrets never write to the same names.
 func (k keys) entryName(cacheKey string) string {
 	m := hmac.New(sha256.New, k.name)
 	m.Write([]byte(cacheKey))
-	return KeyPrefix + hex.EncodeToString(m.Sum(nil))
+	return k.kind.prefix + hex.EncodeToString(m.Sum(nil))
 }
 
 func (k keys) sum(cacheKey string, notAfter []byte, payload []byte) []byte {
 	m := hmac.New(sha256.New, k.mac)
-	m.Write([]byte(macDomain))
+	m.Write([]byte(k.kind.domain))
 	var n [8]byte
 	binary.BigEndian.PutUint64(n[:], uint64(len(cacheKey)))
 	m.Write(n[:])

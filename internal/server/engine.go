@@ -32,7 +32,11 @@ type Overlay struct {
 type scope struct {
 	cfg   *config.Config
 	exec  *ratify.Executor
-	store ratify.Store // what exec reads through, caches included
+	store *cache.Store // what exec reads through, caches included
+	refs  *refMemo     // the images keys named, parsed
+	// flat is whether the policy presents results as ratify.Result (not
+	// in the nested form; see ratify.Presented).
+	flat bool
 }
 
 // generation is one configuration and the engines built from it. Results
@@ -122,7 +126,7 @@ func (e *engine) rebuild(base *config.Config, o Overlay) error {
 	if err != nil {
 		return fmt.Errorf("cluster configuration: %w", err)
 	}
-	cluster, err := e.scope(clusterCfg)
+	cluster, err := e.scope(clusterCfg, "")
 	if err != nil {
 		return fmt.Errorf("cluster configuration: %w", err)
 	}
@@ -136,7 +140,7 @@ func (e *engine) rebuild(base *config.Config, o Overlay) error {
 		}
 		cfg, err := config.Compose(clusterCfg, parts)
 		if err == nil {
-			g.namespaces[ns], err = e.scope(cfg)
+			g.namespaces[ns], err = e.scope(cfg, ns)
 		}
 		if err == nil {
 			continue
@@ -175,14 +179,18 @@ func (g *generation) keyProviders() []string {
 	return names
 }
 
-// scope builds the engine of one configuration, reading through a new
-// cache store; the registry store under it traces and times the calls
-// that the cache does not answer.
-func (e *engine) scope(cfg *config.Config) (scope, error) {
-	var store ratify.Store
+// scope builds the engine of one configuration, for the keys of namespace
+// name ("" for the cluster's), reading through a new cache store; the
+// registry store under it traces and times the calls that the cache does
+// not answer. Tag resolutions shared between replicas are scoped as
+// results are (see verifyKey).
+func (e *engine) scope(cfg *config.Config, name string) (scope, error) {
+	var store *cache.Store
 	opts := e.build
+	storeOpts := e.storeOpts
+	storeOpts.ConfigDigest, storeOpts.Scope = cfg.Digest, name
 	opts.WrapStore = func(s ratify.Store) ratify.Store {
-		cs := cache.NewStore(e.stages.Store(s), e.storeOpts)
+		cs := cache.NewStore(e.stages.Store(s), storeOpts)
 		cs.OnContent = e.metrics.blobCache
 		store = cs
 		return cs
@@ -191,7 +199,8 @@ func (e *engine) scope(cfg *config.Config) (scope, error) {
 	if err != nil {
 		return scope{}, err
 	}
-	return scope{cfg: cfg, exec: exec, store: store}, nil
+	_, flat := ratify.Presented(exec.Policy, ratify.Result{}).(ratify.Result)
+	return scope{cfg: cfg, exec: exec, store: store, refs: newRefMemo(), flat: flat}, nil
 }
 
 // watch reloads config.json every interval until ctx ends.

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +35,11 @@ type metrics struct {
 	resultCacheCount  *prometheus.CounterVec
 	configReloadCount *prometheus.CounterVec
 	stageDuration     *prometheus.HistogramVec
+
+	// The counters of blobCacheCount and resultCacheCount by hit (false,
+	// true), looked up once, when first counted: they are counted for
+	// every key.
+	blobCacheHits, resultCacheHits [2]func() prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -73,6 +79,10 @@ func newMetrics() *metrics {
 	m.registry.MustRegister(m.verificationReq, m.mutationReq, m.verifierDuration, m.systemErrors,
 		m.registryRequests, m.blobCacheCount, m.resultCacheCount, m.configReloadCount, m.stageDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for i, hit := range []string{"false", "true"} {
+		m.blobCacheHits[i] = sync.OnceValue(func() prometheus.Counter { return m.blobCacheCount.WithLabelValues(hit) })
+		m.resultCacheHits[i] = sync.OnceValue(func() prometheus.Counter { return m.resultCacheCount.WithLabelValues(hit) })
+	}
 	return m
 }
 
@@ -98,11 +108,18 @@ func (m *metrics) registryResponse(host string, status int) {
 }
 
 func (m *metrics) blobCache(hit bool) {
-	m.blobCacheCount.WithLabelValues(strconv.FormatBool(hit)).Inc()
+	m.blobCacheHits[b2i(hit)]().Inc()
 }
 
 func (m *metrics) resultCache(hit bool) {
-	m.resultCacheCount.WithLabelValues(strconv.FormatBool(hit)).Inc()
+	m.resultCacheHits[b2i(hit)]().Inc()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // stage observes one stage of a verification (telemetry.Observer).

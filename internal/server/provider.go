@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -14,7 +16,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/openratify/ratify"
@@ -73,10 +74,17 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request) ([]string, error
 	return keys, nil
 }
 
-// handle runs one provider request: each key through answer, concurrently
-// with a bound, under the request deadline.
+// answerFunc answers one key of a request; quickFunc answers it from
+// memory, or reports false.
+type (
+	answerFunc func(ctx context.Context, g *generation, namespace, image, traceID string) item
+	quickFunc  func(ctx context.Context, g *generation, namespace, image, traceID string) (item, bool)
+)
+
+// handle runs one provider request: each key through answer (see
+// answerKeys), under the request deadline.
 func (s *Server) handle(w http.ResponseWriter, r *http.Request, op string, timeout func(*generation) time.Duration,
-	answer func(ctx context.Context, g *generation, namespace, image, traceID string) item, observe func(time.Duration)) {
+	answer answerFunc, quick quickFunc, observe func(time.Duration)) {
 	start := time.Now()
 	keys, err := s.decode(w, r)
 	if err != nil {
@@ -88,14 +96,65 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, op string, timeo
 	}
 	g := s.engine.current.Load()
 	traceID := s.traceID(r, g)
-	trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("ratify.trace_id", traceID), attribute.Int("ratify.keys", len(keys)))
-	ctx, cancel := context.WithTimeout(r.Context(), timeout(g))
-	defer cancel()
+	if s.tracer != nil {
+		trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("ratify.trace_id", traceID), attribute.Int("ratify.keys", len(keys)))
+	}
+	deadline := time.Now().Add(timeout(g))
+	items, err := s.answerKeys(r.Context(), g, keys, traceID, deadline, answer, quick)
+	// Attributes of every line logged here, as slog.Logger.With would add
+	// them, made only when a line is.
+	attrs := func(more ...slog.Attr) []slog.Attr {
+		return append([]slog.Attr{slog.String("op", op), slog.String("trace_id", traceID), slog.Int("keys", len(keys)),
+			slog.Uint64("generation", g.id)}, more...)
+	}
+	// The clock, not only the context's error: a key's own deadline, set
+	// just after the request's, may have fired first.
+	if errors.Is(err, context.DeadlineExceeded) || !time.Now().Before(deadline) {
+		msg := fmt.Sprintf("%s of %d keys did not finish within %s", op, len(keys), timeout(g))
+		s.metrics.systemErrors.Inc()
+		s.log.LogAttrs(r.Context(), slog.LevelError, "provider request timed out", attrs(slog.String("error", msg))...)
+		s.write(w, http.StatusInternalServerError, newResponse(nil, msg))
+		observe(time.Since(start))
+		return
+	}
+	observe(time.Since(start))
+	if s.log.Enabled(r.Context(), slog.LevelInfo) {
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "provider request",
+			attrs(slog.Float64("duration_ms", ms(time.Since(start))), slog.Int("failed_keys", countFailed(items)))...)
+	}
+	s.write(w, http.StatusOK, newResponse(items, ""))
+}
 
+// answerKeys answers keys: those that quick (if not nil) answers from
+// memory on this goroutine, without the cost of a goroutine each (most of
+// a warm key's; when spans are recorded every key gets its own, as
+// before); the others through answer, concurrently with a bound, under
+// deadline. It returns the items and the error of the deadline's context
+// (nil when no key needed it).
+func (s *Server) answerKeys(parent context.Context, g *generation, keys []string, traceID string, deadline time.Time,
+	answer answerFunc, quick quickFunc) ([]item, error) {
 	items := make([]item, len(keys))
+	var slow []int
+	for i, key := range keys {
+		if quick != nil && s.tracer == nil {
+			namespace, image, _ := parseKey(key) // checked by decode
+			if it, ok := quick(parent, g, namespace, image, traceID); ok {
+				it.Key = key
+				items[i] = it
+				continue
+			}
+		}
+		slow = append(slow, i)
+	}
+	if len(slow) == 0 {
+		return items, nil
+	}
+	ctx, cancel := context.WithDeadline(parent, deadline)
+	defer cancel()
 	sem := make(chan struct{}, s.opts.KeyConcurrency)
 	var wg sync.WaitGroup
-	for i, key := range keys {
+	for _, i := range slow {
+		key := keys[i]
 		wg.Go(func() {
 			select {
 			case sem <- struct{}{}:
@@ -105,36 +164,19 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, op string, timeo
 				return
 			}
 			namespace, image, _ := parseKey(key) // checked by decode
-			kctx, span := s.startSpan(ctx, "ratify.key", attribute.String("ratify.key", key))
+			if s.tracer == nil {
+				items[i] = answer(ctx, g, namespace, image, traceID)
+				items[i].Key = key
+				return
+			}
+			kctx, span := s.tracer.Start(ctx, "ratify.key", trace.WithAttributes(attribute.String("ratify.key", key)))
 			items[i] = answer(kctx, g, namespace, image, traceID)
 			items[i].Key = key
 			endKeySpan(span, items[i])
 		})
 	}
 	wg.Wait()
-	log := s.log.With("op", op, "trace_id", traceID, "keys", len(keys), "generation", g.id)
-	// The clock, not only ctx.Err: a key's own deadline, set just after
-	// the request's, may have fired first.
-	if dl, _ := ctx.Deadline(); errors.Is(ctx.Err(), context.DeadlineExceeded) || !time.Now().Before(dl) {
-		msg := fmt.Sprintf("%s of %d keys did not finish within %s", op, len(keys), timeout(g))
-		s.metrics.systemErrors.Inc()
-		log.Error("provider request timed out", "error", msg)
-		s.write(w, http.StatusInternalServerError, newResponse(nil, msg))
-		observe(time.Since(start))
-		return
-	}
-	observe(time.Since(start))
-	log.Info("provider request", "duration_ms", ms(time.Since(start)), "failed_keys", countFailed(items))
-	s.write(w, http.StatusOK, newResponse(items, ""))
-}
-
-// startSpan begins a span under ctx's, or returns one that records
-// nothing when the server has no tracer.
-func (s *Server) startSpan(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
-	if s.tracer == nil {
-		return ctx, noop.Span{}
-	}
-	return s.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
+	return items, ctx.Err()
 }
 
 // endKeySpan records a key's outcome (as executor spans do) and ends its span.
@@ -163,11 +205,27 @@ func countFailed(items []item) int {
 	return n
 }
 
+// write sends resp, encoded as encoding/json would (see appendResponse).
 func (s *Server) write(w http.ResponseWriter, status int, resp providerResponse) {
+	buf, _ := s.buffers.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	b, err := appendResponse((*buf)[:0], resp)
 	w.Header().Set("Content-Type", "application/json")
+	if err == nil {
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	}
 	w.WriteHeader(status)
-	if err := json.NewEncoder(w).Encode(resp); err != nil {
+	if err == nil {
+		_, err = w.Write(b)
+	}
+	if err != nil {
 		s.log.Debug("writing provider response", "error", err)
+	}
+	if cap(b) <= maxPooledBuffer {
+		*buf = b
+		s.buffers.Put(buf)
 	}
 }
 
@@ -184,23 +242,20 @@ func (s *Server) traceID(r *http.Request, g *generation) string {
 
 func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	s.handle(w, r, "verify", func(g *generation) time.Duration { return g.cluster.cfg.Executor.VerificationTimeout() },
-		s.verifyKey, func(d time.Duration) { s.metrics.verificationReq.Observe(ms(d)) })
+		s.verifyKey, s.cachedKey, func(d time.Duration) { s.metrics.verificationReq.Observe(ms(d)) })
 }
 
 func (s *Server) serveMutate(w http.ResponseWriter, r *http.Request) {
 	s.handle(w, r, "mutate", func(g *generation) time.Duration { return g.cluster.cfg.Executor.MutationTimeout() },
-		s.mutateKey, func(d time.Duration) { s.metrics.mutationReq.Observe(ms(d)) })
+		s.mutateKey, nil, func(d time.Duration) { s.metrics.mutationReq.Observe(ms(d)) })
 }
 
 // pin parses image and resolves it to its digest (through the short tag
 // cache), returning the reference pinned to the digest.
 func pin(ctx context.Context, sc scope, image string) (registry.Reference, error) {
-	ref, err := ratify.ParseReference(image)
-	if err != nil {
+	ref, pinned, err := sc.refs.parse(image)
+	if err != nil || pinned {
 		return ref, err
-	}
-	if _, err := ref.Digest(); err == nil {
-		return ref, nil
 	}
 	desc, err := sc.store.Resolve(ctx, ref)
 	if err != nil {
@@ -230,8 +285,40 @@ func (s *Server) verifyKey(ctx context.Context, g *generation, namespace, image,
 	if err != nil {
 		return s.keyError("verify", image, traceID, err)
 	}
+	return s.verdict(ctx, sc, subject, traceID, ans)
+}
+
+// cachedKey answers one image as verifyKey would, from memory alone: its
+// tag's digest (for a tag) and a fresh verdict kept in memory. It reports
+// false, for verifyKey to answer, when anything needs more (resolving a
+// tag, the shared tier, a verification) or the image does not parse.
+func (s *Server) cachedKey(ctx context.Context, g *generation, namespace, image, traceID string) (item, bool) {
+	sc, scopeName := g.scopeFor(namespace)
+	ref, pinned, err := sc.refs.parse(image)
+	if err != nil {
+		return item{}, false
+	}
+	if !pinned {
+		desc, ok := sc.store.CachedResolve(ref)
+		if !ok {
+			return item{}, false
+		}
+		ref.Reference = desc.Digest.String()
+	}
+	subject := ref.Registry + "/" + ref.Repository + "@" + ref.Reference
+	ans, ok := s.results.Cached(cache.ResultKey(sc.cfg.Digest, scopeName, subject, nil))
+	if !ok {
+		return item{}, false
+	}
+	return s.verdict(ctx, sc, subject, traceID, ans), true
+}
+
+// verdict is the item of a verification answered by ans.
+func (s *Server) verdict(ctx context.Context, sc scope, subject, traceID string, ans cache.Answer) item {
 	s.metrics.resultCache(ans.Cached())
-	trace.SpanFromContext(ctx).SetAttributes(attribute.String("ratify.result_source", ans.Source.String()))
+	if s.tracer != nil {
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String("ratify.result_source", ans.Source.String()))
+	}
 	res := ans.Result
 	res.TraceID = traceID
 	if ans.Source == cache.SourceStale {
@@ -244,7 +331,14 @@ func (s *Server) verifyKey(ctx context.Context, g *generation, namespace, image,
 		}
 		return item{Value: staleResult{Result: res, Stale: note}, result: &res}
 	}
-	s.log.Debug("verified", "trace_id", traceID, "subject", subject, "success", res.IsSuccess, "source", ans.Source)
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.log.Debug("verified", "trace_id", traceID, "subject", subject, "success", res.IsSuccess, "source", ans.Source)
+	}
+	if sc.flat {
+		if v, ok := newTracedResult(ans.JSON, traceID); ok {
+			return item{Value: v, result: &res}
+		}
+	}
 	return item{Value: ratify.Presented(sc.exec.Policy, res), result: &res}
 }
 

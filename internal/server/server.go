@@ -178,6 +178,7 @@ type Server struct {
 	tracer       trace.Tracer  // nil: no spans
 	shared       *redis.Client // nil: no shared tier
 	closeOnce    sync.Once
+	buffers      sync.Pool // of *[]byte, for encoding answers (see write)
 }
 
 // New loads the configuration and builds the engine; an invalid
@@ -197,13 +198,17 @@ func New(opts Options) (*Server, error) {
 	if s.results, err = s.newResults(opts); err != nil {
 		return nil, err
 	}
+	storeOpts := cache.StoreOptions{ContentBytes: max(opts.ContentCacheBytes, 0), TagTTL: max(opts.TagTTL, 0),
+		TagStaleTTL: max(opts.TagStaleTTL, 0)}
+	if s.shared != nil {
+		storeOpts.Shared = s.shared.Tags() // tags resolved by one replica serve all
+	}
 	s.engine = &engine{
-		path: opts.ConfigPath,
-		storeOpts: cache.StoreOptions{ContentBytes: max(opts.ContentCacheBytes, 0), TagTTL: max(opts.TagTTL, 0),
-			TagStaleTTL: max(opts.TagStaleTTL, 0)},
-		metrics: s.metrics,
-		stages:  stages,
-		log:     s.log,
+		path:      opts.ConfigPath,
+		storeOpts: storeOpts,
+		metrics:   s.metrics,
+		stages:    stages,
+		log:       s.log,
 		build: config.BuildOptions{
 			OnRegistryResponse: s.metrics.registryResponse,
 			OnVerifier:         s.metrics.verifier,

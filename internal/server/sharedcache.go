@@ -13,8 +13,8 @@ import (
 )
 
 // RedisOptions configure the shared tier of the result cache: replicas
-// pointed at one Redis answer a key that any of them verified (see
-// cache/redis). Every replica must read the same HMAC key and run the same
+// pointed at one Redis answer a key that any of them verified, and share
+// the tags they resolve (for --tag-cache-ttl; see cache/redis). Every replica must read the same HMAC key and run the same
 // configuration and trust material; a deployment with other trust
 // material must use another HMAC key (its entries are then invisible to
 // this one).
@@ -46,7 +46,7 @@ func newCacheMetrics(reg *prometheus.Registry) *cacheMetrics {
 		}),
 		shared: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ratify_shared_cache_count",
-			Help: "Calls to the shared result cache (Redis), by operation and outcome; outcome rejected counts values that failed their HMAC.",
+			Help: "Calls to the shared result cache (Redis), by operation (get, set: verdicts; tag_get, tag_set: tag resolutions) and outcome; outcome rejected counts values that failed their HMAC.",
 		}, []string{"op", "outcome"}),
 	}
 	reg.MustRegister(m.stale, m.shared)
@@ -104,7 +104,7 @@ func (s *Server) newRedis(o RedisOptions) (*redis.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("sharing verification results through Redis", "addr", o.Addr, "timeout", cmp.Or(o.Timeout, redis.DefaultTimeout))
+	s.log.Info("sharing verification results and tag resolutions through Redis", "addr", o.Addr, "timeout", cmp.Or(o.Timeout, redis.DefaultTimeout))
 	return c, nil
 }
 
