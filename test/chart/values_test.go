@@ -101,6 +101,16 @@ func TestSchemaRejectsTypos(t *testing.T) {
 		{"featureFlags.CERT_ROTATION=true", "CERT_ROTATION"},
 		{"provider.timeout.validationTimeoutSeconds=0", "minimum"},
 		{"replicaCount=two", "replicaCount"},
+		{"provider.cache.type=memcached", "provider.cache.type"},
+		{"provider.cache.redis.adress=r:6379", "additional properties 'adress' not allowed"},
+		{"provider.cache.redis.address=redis://r:6379", "provider.cache.redis.address"},
+		{"provider.cache.redis.hmacKeySecret.nmae=s", "additional properties 'nmae' not allowed"},
+		{"provider.cache.staleTTL=5m", "additional properties 'staleTTL' not allowed"},
+		{"provider.cache.staleTtl=300", "provider.cache.staleTtl"},
+		{"oras.cache.staleTtl=1", "oras.cache.staleTtl"},
+		{"instrumentation.tracing.otlpEndpiont=http://c:4318", "additional properties 'otlpEndpiont' not allowed"},
+		{"instrumentation.tracing.otlpEndpoint=c:4318", "instrumentation.tracing.otlpEndpoint"},
+		{"instrumentation.tracing.protocol=http", "instrumentation.tracing.protocol"},
 	} {
 		out, err := helmTemplate(t, "--set", tc.set)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -129,6 +139,10 @@ func TestRenderRefusals(t *testing.T) {
 		{[]string{"notation.trustPolicies[0].trustStores[0]=x509:certs"}, `type "x509" is not ca`},
 		{[]string{"notationCert=a", "notationCerts[0]=b"}, "not both"},
 		{[]string{"gatekeeper.namespace=gk"}, "install ratify there"},
+		{[]string{"provider.cache.type=redis"}, "needs provider.cache.redis.address=HOST:PORT"},
+		{[]string{"provider.cache.type=redis", "provider.cache.redis.address=r:6379", "provider.cache.enabled=false"},
+			"provider.cache.enabled=true"},
+		{[]string{"provider.cache.type=dapr"}, "set provider.cache.type=redis and provider.cache.redis.address=HOST:PORT"},
 	} {
 		var args []string
 		for _, s := range tc.sets {
