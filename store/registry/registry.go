@@ -83,9 +83,21 @@ type Options struct {
 	// DefaultRetryMinWait.
 	RetryMinWait time.Duration
 	// RetryMaxWait caps every wait between attempts. A registry asking with
-	// Retry-After to wait longer is reported as throttling at once. Zero
-	// means DefaultRetryMaxWait.
+	// Retry-After to wait longer is reported as throttling at once, and so
+	// is every request to it while more than RetryMaxWait of its
+	// Retry-After (at most a minute) is left. Zero means
+	// DefaultRetryMaxWait.
 	RetryMaxWait time.Duration
+	// NoPacing turns pacing off. With pacing (the default), requests to a
+	// registry that has answered 429 Too Many Requests wait in line and go
+	// one at a time at the pace it grants, learned from its 429s, each
+	// waiting at most half the time left before its deadline (one whose
+	// turn comes later fails at once with an error wrapping
+	// errdef.ErrRegistryUnavailable); a registry that never throttles is
+	// never paced. With NoPacing, requests are only held until the
+	// registry's Retry-After has passed, and then all go at once. For tests
+	// and comparisons.
+	NoPacing bool
 
 	// MaxConcurrentRequests bounds the requests in flight to one registry
 	// (each retry waits for a slot anew); the others wait within their
@@ -142,6 +154,8 @@ type Store struct {
 	// joined, when set, is called once each caller is attached to a
 	// shared request (for tests to know when everyone waits).
 	joined func(key string)
+
+	pace *pacer // paces requests to throttling registries (pacing.go)
 }
 
 // New returns a Store. An unreadable CA bundle is an error wrapping
@@ -152,19 +166,18 @@ func New(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.MaxConcurrentRequests > 0 {
-		base = newHostLimit(base, opts.MaxConcurrentRequests)
-	}
 	if opts.OnResponse != nil {
 		base = &observeTransport{base: base, observe: opts.OnResponse}
 	}
-	rt := &retryTransport{
-		base:       &limitTransport{base: base, maxMetadata: opts.MaxManifestBytes, maxBlob: opts.MaxBlobBytes},
-		maxRetries: opts.MaxRetries,
-		minWait:    opts.RetryMinWait,
-		maxWait:    opts.RetryMaxWait,
-		throttle:   newHostThrottle(),
+	pace := newPacer(opts.RetryMaxWait, opts.NoPacing)
+	gate := &hostGate{
+		base: &limitTransport{base: base, maxMetadata: opts.MaxManifestBytes, maxBlob: opts.MaxBlobBytes},
+		pace: pace,
 	}
+	if opts.MaxConcurrentRequests > 0 {
+		gate.limit = newHostLimit(opts.MaxConcurrentRequests)
+	}
+	rt := &retryTransport{base: gate, maxRetries: opts.MaxRetries, minWait: opts.RetryMinWait, maxWait: opts.RetryMaxWait}
 	client := &auth.Client{
 		Client:     &http.Client{Transport: rt, CheckRedirect: keepCredentialsHome},
 		Credential: opts.Credential,
@@ -176,7 +189,7 @@ func New(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("allowed registry %w", err)
 	}
-	return &Store{opts: opts, client: client, allowed: allowed, repos: make(map[string]*remote.Repository), inflight: make(map[string]*flight)}, nil
+	return &Store{opts: opts, client: client, allowed: allowed, repos: make(map[string]*remote.Repository), inflight: make(map[string]*flight), pace: pace}, nil
 }
 
 // maxRedirects bounds the redirects followed for one request, as net/http

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -24,32 +23,21 @@ import (
 // errdef.ErrRegistryUnavailable. After the last retry the registry's answer
 // is returned as it is.
 //
-// A registry that throttles (429) is left alone by every request to it
-// until its Retry-After has passed (hostThrottle): requests wait for that
-// moment if their deadline allows, and otherwise fail at once without
-// asking, so that a throttling registry sees no more requests than it
-// asked for.
+// A 429 is retried through the pacer (pacing.go) rather than after a sleep
+// of its own: the registry's Retry-After holds every request to it, this
+// one's retry included, and the retry then waits its turn at the pace the
+// registry grants. A retry costs the registry one request, where giving up
+// would cost it the whole verification again when the caller retries.
 type retryTransport struct {
 	base             http.RoundTripper
 	maxRetries       int
 	minWait, maxWait time.Duration
-	throttle         *hostThrottle
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	for attempt := 0; ; attempt++ {
-		if err := t.throttle.await(ctx, req.URL.Host); err != nil {
-			return nil, err
-		}
 		resp, err := t.base.RoundTrip(req)
-		if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
-			hold, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now())
-			if !ok {
-				hold = min(t.minWait<<attempt, t.maxWait)
-			}
-			t.throttle.hold(req.URL.Host, hold)
-		}
 		if attempt >= t.maxRetries || !retryable(ctx, resp, err) {
 			return resp, err
 		}
@@ -72,6 +60,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req = req.Clone(ctx)
 			req.Body = body
 		}
+		if held(resp) {
+			continue // the pacer holds the registry until its Retry-After
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -80,6 +71,16 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		case <-timer.C:
 		}
 	}
+}
+
+// held reports whether resp is a 429 whose Retry-After (not zero, and not
+// longer than the pacer holds a registry) the pacer holds the registry for.
+func held(resp *http.Response) bool {
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		return false
+	}
+	d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+	return ok && d > 0 && d <= maxHold
 }
 
 // wait returns how long to wait before the next attempt, or an error if the
@@ -139,64 +140,4 @@ func retryAfter(h string, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
-}
-
-// hostThrottle remembers, per registry host, until when the registry asked
-// (429 with Retry-After, or the backoff chosen without one) not to be
-// asked again. The zero value is not usable; a nil *hostThrottle holds
-// nothing.
-type hostThrottle struct {
-	mu    sync.Mutex
-	until map[string]time.Time
-}
-
-func newHostThrottle() *hostThrottle { return &hostThrottle{until: map[string]time.Time{}} }
-
-// maxHold caps how long a registry is left alone on its word, so that
-// one Retry-After of an hour does not deny its images for an hour.
-const maxHold = time.Minute
-
-// hold keeps host alone for d (at most maxHold) from now, or longer if it
-// already was.
-func (h *hostThrottle) hold(host string, d time.Duration) {
-	if h == nil || d <= 0 {
-		return
-	}
-	d = min(d, maxHold)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.until) >= maxLimitedHosts {
-		clear(h.until)
-	}
-	if u := time.Now().Add(d); u.After(h.until[host]) {
-		h.until[host] = u
-	}
-}
-
-// await returns when host may be asked: at once, or once its hold has
-// passed if ctx's deadline allows waiting that long; otherwise an error
-// wrapping errdef.ErrRegistryUnavailable, without asking.
-func (h *hostThrottle) await(ctx context.Context, host string) error {
-	if h == nil {
-		return nil
-	}
-	h.mu.Lock()
-	until := h.until[host]
-	h.mu.Unlock()
-	wait := time.Until(until)
-	if wait <= 0 {
-		return nil
-	}
-	if deadline, ok := ctx.Deadline(); ok && deadline.Before(until) {
-		return fmt.Errorf("registry %s is throttling (429 Too Many Requests) and asked not to be asked for another %s, past the request deadline: %w",
-			host, wait.Round(time.Millisecond), errdef.ErrRegistryUnavailable)
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }
