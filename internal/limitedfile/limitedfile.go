@@ -6,6 +6,7 @@
 package limitedfile
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,17 +14,22 @@ import (
 	"github.com/openratify/ratify/errdef"
 )
 
+// ErrNotRegular is the error for a path that names anything but a regular
+// file.
+var ErrNotRegular = errors.New("not a regular file")
+
 // Read returns the content of the regular file at path. A file larger than
 // limit bytes is an error wrapping errdef.ErrSizeExceedsLimit; anything but
 // a regular file (after following symbolic links, as Kubernetes mounts
-// Secrets) is an error wrapping errdef.ErrInvalidConfig.
+// Secrets) is an error wrapping ErrNotRegular. Callers say which
+// configuration named the file.
 func Read(path string, limit int64) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s): %w", path, fi.Mode().Type(), errdef.ErrInvalidConfig)
+		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
 	}
 	if fi.Size() > limit {
 		return nil, fmt.Errorf("%s is %d bytes, over the limit of %d: %w", path, fi.Size(), limit, errdef.ErrSizeExceedsLimit)

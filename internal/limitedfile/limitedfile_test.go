@@ -37,9 +37,9 @@ func TestRead(t *testing.T) {
 		{"regular", small, "hello", nil},
 		{"symbolic link to a regular file", link, "hello", nil},
 		{"over the limit", big, "", errdef.ErrSizeExceedsLimit},
-		{"a pipe", fifo, "", errdef.ErrInvalidConfig},
-		{"a directory", dir, "", errdef.ErrInvalidConfig},
-		{"a device", os.DevNull, "", errdef.ErrInvalidConfig},
+		{"a pipe", fifo, "", ErrNotRegular},
+		{"a directory", dir, "", ErrNotRegular},
+		{"a device", os.DevNull, "", ErrNotRegular},
 		{"missing", filepath.Join(dir, "missing"), "", os.ErrNotExist},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
