@@ -229,3 +229,44 @@ type flakyResolver struct {
 func (f *flakyResolver) Resolve(context.Context, registry.Reference) (ocispec.Descriptor, error) {
 	return f.desc, f.err
 }
+
+// throttledResolver is a flakyResolver that says whether its registry is
+// throttling, and counts resolutions.
+type throttledResolver struct {
+	flakyResolver
+	throttled bool
+	n         int
+}
+
+func (t *throttledResolver) Throttling(string) bool { return t.throttled }
+
+func (t *throttledResolver) Resolve(ctx context.Context, ref registry.Reference) (ocispec.Descriptor, error) {
+	t.n++
+	return t.flakyResolver.Resolve(ctx, ref)
+}
+
+// TestStaleTagWhileThrottled checks that a registry that is throttling is
+// not asked again for a tag resolved within TagStaleTTL, and is asked for
+// a tag it never resolved and once it stops throttling.
+func TestStaleTagWhileThrottled(t *testing.T) {
+	next := &throttledResolver{flakyResolver: flakyResolver{desc: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest,
+		Digest: digest.Digest("sha256:" + strings.Repeat("a", 64)), Size: 10}}}
+	s := NewStore(next, StoreOptions{TagTTL: time.Nanosecond, TagStaleTTL: time.Hour})
+	ctx := context.Background()
+	v1 := registry.Reference{Registry: "r.example", Repository: "app", Reference: "v1"}
+	if _, err := s.Resolve(ctx, v1); err != nil || next.n != 1 {
+		t.Fatalf("first resolution: %v after %d", err, next.n)
+	}
+	next.throttled = true
+	if d, err := s.Resolve(ctx, v1); err != nil || d.Digest != next.desc.Digest || next.n != 1 {
+		t.Fatalf("throttled, tag resolved before: %v, %v after %d registry resolutions; want the last digest without asking", d.Digest, err, next.n)
+	}
+	v2 := registry.Reference{Registry: "r.example", Repository: "app", Reference: "v2"}
+	if _, err := s.Resolve(ctx, v2); err != nil || next.n != 2 {
+		t.Fatalf("throttled, a new tag: %v after %d registry resolutions; want it asked", err, next.n)
+	}
+	next.throttled = false
+	if _, err := s.Resolve(ctx, v1); err != nil || next.n != 3 {
+		t.Fatalf("no longer throttled: %v after %d registry resolutions; want it asked", err, next.n)
+	}
+}

@@ -94,6 +94,12 @@ func NewStore(next ratify.Store, opts StoreOptions) *Store {
 	return s
 }
 
+// throttling is what a store says of a registry that throttles it (see
+// registry.Store.Throttling).
+type throttling interface {
+	Throttling(host string) bool
+}
+
 // Resolve resolves ref, answering from the tag cache while the tag's last
 // resolution is younger than the TTL, then from the shared tier.
 func (s *Store) Resolve(ctx context.Context, ref registry.Reference) (ocispec.Descriptor, error) {
@@ -108,6 +114,14 @@ func (s *Store) Resolve(ctx context.Context, ref registry.Reference) (ocispec.De
 	if isTag {
 		if desc, ok := s.fromShared(ctx, key); ok {
 			return desc, nil
+		}
+		// A registry that is throttling is not asked again for a tag it
+		// resolved within TagStaleTTL, as if it had failed to answer: each
+		// request it would cost draws its turn from what it grants.
+		if t, ok := s.next.(throttling); ok && s.lastTags != nil && t.Throttling(ref.Registry) {
+			if last, ok := s.lastTags.Get(key); ok {
+				return last, nil
+			}
 		}
 	}
 	desc, err := s.next.Resolve(ctx, ref)

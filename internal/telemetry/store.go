@@ -71,3 +71,11 @@ func (s *store) begin(ctx context.Context, op string, repo registry.Reference, a
 		endSpan(span, outcome, err)
 	}
 }
+
+// Throttling passes on what the store under it says of a registry that
+// throttles it (registry.Store.Throttling), so that caches above can
+// spare it requests; false when that store cannot tell.
+func (s *store) Throttling(host string) bool {
+	t, ok := s.next.(interface{ Throttling(string) bool })
+	return ok && t.Throttling(host)
+}
