@@ -10,12 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/openratify/ratify/internal/testpki"
+	"github.com/openratify/ratify/internal/testratify"
 	"github.com/openratify/ratify/internal/testregistry"
 )
 
@@ -33,24 +33,8 @@ type fixture struct {
 	logs     *syncBuffer
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines to write
-// while a test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer collects a server's logs while its goroutines write them.
+type syncBuffer = testratify.LogBuffer
 
 // setup tunes a fixture.
 type setup struct {

@@ -24,6 +24,7 @@ import (
 	"github.com/openratify/ratify/config"
 	"github.com/openratify/ratify/internal/server"
 	"github.com/openratify/ratify/internal/testpki"
+	"github.com/openratify/ratify/internal/testratify"
 	"github.com/openratify/ratify/internal/testregistry"
 )
 
@@ -192,22 +193,7 @@ func wantErr(t *testing.T, what string, err, want error) {
 }
 
 // syncBuffer collects a server's logs while its goroutines write them.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testratify.LogBuffer
 
 // provider is a running `ratify serve` in this process: server.Run on
 // loopback, stopped (and waited for) when the test ends or Stop is called.
