@@ -64,8 +64,13 @@ func publicKey(jwk *azkeys.JSONWebKey) (crypto.PublicKey, error) {
 		if len(jwk.N) == 0 || len(jwk.E) == 0 || len(jwk.E) > 4 {
 			return nil, fmt.Errorf("RSA key: bad modulus or exponent: %w", errdef.ErrInvalidContent)
 		}
-		e := new(big.Int).SetBytes(jwk.E)
-		return &rsa.PublicKey{N: new(big.Int).SetBytes(jwk.N), E: int(e.Int64())}, nil
+		n, e := new(big.Int).SetBytes(jwk.N), new(big.Int).SetBytes(jwk.E)
+		// What crypto/rsa asks of a public key: an odd modulus (so not
+		// zero), an odd exponent of at least 3 that fits in 31 bits.
+		if n.Bit(0) == 0 || e.Bit(0) == 0 || e.Cmp(big.NewInt(3)) < 0 || e.BitLen() > 31 {
+			return nil, fmt.Errorf("RSA key: bad modulus or exponent: %w", errdef.ErrInvalidContent)
+		}
+		return &rsa.PublicKey{N: n, E: int(e.Int64())}, nil
 	case azkeys.KeyTypeEC, azkeys.KeyTypeECHSM:
 		var curve elliptic.Curve
 		switch crv := deref(jwk.Crv); crv {
