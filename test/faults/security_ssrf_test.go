@@ -78,15 +78,21 @@ func TestMetadataServiceNeverReached(t *testing.T) {
 			t.Fatalf("the allowed registry: %+v", r)
 		}
 	})
+	// Who refuses: ratify's dial guard (ErrUnauthorized), or, for a token
+	// realm, oras-go itself, which since v2.6.1 refuses realms at internal
+	// addresses other than the registry's own host before any request (a
+	// breach of the protocol: ErrInvalidContent).
 	for _, tc := range []struct {
-		name string
-		mw   func(f *fixture) func(http.Handler) http.Handler
+		name    string
+		mw      func(f *fixture) func(http.Handler) http.Handler
+		want    error
+		refusal string
 	}{
 		{"blob redirected to the metadata service", func(f *fixture) func(http.Handler) http.Handler {
 			return onGet("/blobs/"+envelopeOf(f.signature).Digest.String(), func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/iam/security-credentials/", http.StatusTemporaryRedirect)
 			})
-		}},
+		}, errdef.ErrUnauthorized, "169.254.169.254:80 refused"},
 		{"token realm at the metadata service", func(*fixture) func(http.Handler) http.Handler {
 			return func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -98,7 +104,7 @@ func TestMetadataServiceNeverReached(t *testing.T) {
 					w.WriteHeader(http.StatusUnauthorized)
 				})
 			}
-		}},
+		}, errdef.ErrInvalidContent, `bearer realm host "169.254.169.254" is a loopback, link-local`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			noLeaks(t)
@@ -107,12 +113,12 @@ func TestMetadataServiceNeverReached(t *testing.T) {
 			sw.set(tc.mw(f))
 			path := writeConfig(t, f.dir, baseConfig())
 			_, err := verify(t, build(t, path, config.BuildOptions{}), f.ref("app/signed", f.signed))
-			wantErr(t, "executor", err, errdef.ErrUnauthorized)
-			if !strings.Contains(err.Error(), "169.254.169.254:80 refused") {
-				t.Errorf("the error does not name the dial guard's refusal: %v", err)
+			wantErr(t, "executor", err, tc.want)
+			if !strings.Contains(err.Error(), tc.refusal) {
+				t.Errorf("the error does not name the refusal %q: %v", tc.refusal, err)
 			}
 			p := startProvider(t, server.Options{ConfigPath: path})
-			wantItemErrors(t, p.post(t, "verify", f.ref("app/signed", f.signed)), errdef.ErrUnauthorized)
+			wantItemErrors(t, p.post(t, "verify", f.ref("app/signed", f.signed)), tc.want)
 		})
 	}
 }
