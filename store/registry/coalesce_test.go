@@ -11,6 +11,7 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
 
 	"github.com/openratify/ratify/internal/testregistry"
 )
@@ -148,9 +149,11 @@ func TestConcurrentCallersShareRequests(t *testing.T) {
 	}
 }
 
-// TestCallerLeavesSharedRequest checks that a caller whose context ends
-// stops waiting, while the shared request goes on for the others.
-func TestCallerLeavesSharedRequest(t *testing.T) {
+// gatedResolve returns a store whose registry holds requests at g (shut),
+// the reference of a signed image to resolve, and a channel that receives
+// once for each caller attached to a shared request.
+func gatedResolve(t *testing.T) (*gate, *Store, registry.Reference, <-chan struct{}) {
+	t.Helper()
 	g := newGate()
 	r := testregistry.New(t, testregistry.Options{Referrers: true, Handler: g.handler})
 	subject, _ := signed(t, r, "app", 0)
@@ -159,6 +162,13 @@ func TestCallerLeavesSharedRequest(t *testing.T) {
 	s.joined = func(string) { joined <- struct{}{} }
 	ref := r.Reference("app", subject.Digest.String())
 	g.shut()
+	return g, s, ref, joined
+}
+
+// TestCallerLeavesSharedRequest checks that a caller whose context ends
+// stops waiting, while the shared request goes on for the others.
+func TestCallerLeavesSharedRequest(t *testing.T) {
+	g, s, ref, joined := gatedResolve(t)
 
 	first, cancel := context.WithCancel(context.Background())
 	firstErr := make(chan error, 1)
@@ -181,14 +191,7 @@ func TestCallerLeavesSharedRequest(t *testing.T) {
 // a shared request has stopped waiting, the request is cancelled (the
 // registry sees its client go) and the next caller starts another.
 func TestSharedRequestEndsWithItsLastCaller(t *testing.T) {
-	g := newGate()
-	r := testregistry.New(t, testregistry.Options{Referrers: true, Handler: g.handler})
-	subject, _ := signed(t, r, "app", 0)
-	s := newStore(t, Options{})
-	joined := make(chan struct{}, 2)
-	s.joined = func(string) { joined <- struct{}{} }
-	ref := r.Reference("app", subject.Digest.String())
-	g.shut()
+	g, s, ref, joined := gatedResolve(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	errs := make(chan error, 2)
