@@ -3,6 +3,7 @@ module github.com/openratify/ratify/tools/vuln
 go 1.26.8
 
 require (
+	golang.org/x/mod v0.42.0
 	golang.org/x/vuln v1.9.0
 	golang.org/x/vulndb v0.0.0-20261105234957-e22db6528018
 )
@@ -56,7 +57,6 @@ require (
 	go.opentelemetry.io/otel/trace v1.47.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/exp v0.0.0-20261009195045-ca0d7ba23607 // indirect
-	golang.org/x/mod v0.42.0 // indirect
 	golang.org/x/net v0.61.0 // indirect
 	golang.org/x/oauth2 v0.37.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
