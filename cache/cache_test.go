@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -268,5 +269,77 @@ func TestStaleTagWhileThrottled(t *testing.T) {
 	next.throttled = false
 	if _, err := s.Resolve(ctx, v1); err != nil || next.n != 3 {
 		t.Fatalf("no longer throttled: %v after %d registry resolutions; want it asked", err, next.n)
+	}
+}
+
+// throttledLister lists fixed referrers, or fails with err, says whether
+// its registry is throttling, and counts listings.
+type throttledLister struct {
+	ratify.Store
+	list      []ocispec.Descriptor
+	err       error
+	throttled bool
+	n         int
+}
+
+func (t *throttledLister) Throttling(string) bool { return t.throttled }
+
+func (t *throttledLister) Referrers(context.Context, registry.Reference, ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	t.n++
+	return slices.Clone(t.list), t.err
+}
+
+// TestStaleReferrersWhileThrottled checks that a registry that is
+// throttling is not asked again for a listing it gave within
+// ReferrersStaleTTL (per repository), that a failed listing is never
+// answered from an old one, and that without the option every
+// verification lists.
+func TestStaleReferrersWhileThrottled(t *testing.T) {
+	sig := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, ArtifactType: "application/vnd.cncf.notary.signature",
+		Digest: digest.Digest("sha256:" + strings.Repeat("b", 64)), Size: 20}
+	subject := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.Digest("sha256:" + strings.Repeat("a", 64)), Size: 10}
+	next := &throttledLister{list: []ocispec.Descriptor{sig}}
+	s := NewStore(next, StoreOptions{ReferrersStaleTTL: time.Hour})
+	var reused []string
+	s.OnReuse = func(kind string) { reused = append(reused, kind) }
+	ctx := context.Background()
+	app := registry.Reference{Registry: "r.example", Repository: "app"}
+	list := func(repo registry.Reference) ([]ocispec.Descriptor, error) { return s.Referrers(ctx, repo, subject) }
+
+	if got, err := list(app); err != nil || len(got) != 1 || next.n != 1 {
+		t.Fatalf("first listing: %v, %v after %d", got, err, next.n)
+	}
+	if _, err := list(app); err != nil || next.n != 2 {
+		t.Fatalf("not throttling: %v after %d listings; want the registry asked every time", err, next.n)
+	}
+	next.throttled = true
+	got, err := list(app)
+	if err != nil || len(got) != 1 || got[0].Digest != sig.Digest || next.n != 2 {
+		t.Fatalf("throttling, listed before: %v, %v after %d listings; want the last listing without asking", got, err, next.n)
+	}
+	got[0].Digest = "sha256:changed" // callers own what they get
+	if got, _ := list(app); got[0].Digest != sig.Digest {
+		t.Fatalf("a caller's change leaked into the kept listing: %v", got[0].Digest)
+	}
+	other := registry.Reference{Registry: "r.example", Repository: "other"}
+	if _, err := list(other); err != nil || next.n != 3 {
+		t.Fatalf("throttling, another repository: %v after %d listings; want it asked", err, next.n)
+	}
+	if !slices.Equal(reused, []string{"referrers", "referrers"}) {
+		t.Errorf("OnReuse saw %v, want two reuses of referrers", reused)
+	}
+
+	next.throttled = false
+	next.err = fmt.Errorf("down: %w", errdef.ErrRegistryUnavailable)
+	if _, err := list(app); !errors.Is(err, errdef.ErrRegistryUnavailable) {
+		t.Fatalf("registry down: %v, want its error (an outage is not throttling)", err)
+	}
+
+	plain := NewStore(next, StoreOptions{})
+	next.err, next.throttled, next.n = nil, false, 0
+	_, _ = plain.Referrers(ctx, app, subject)
+	next.throttled = true
+	if _, err := plain.Referrers(ctx, app, subject); err != nil || next.n != 2 {
+		t.Fatalf("without ReferrersStaleTTL: %v after %d listings; want the registry asked", err, next.n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -19,9 +20,10 @@ const contentTTL = 24 * time.Hour
 
 // Store is a ratify.Store that keeps what may be reused across
 // verifications: manifests and blobs by digest (they never change), and tag
-// resolutions for a short TTL (tags move). Referrers listings are not kept:
-// they change whenever an artifact is attached, and result caching bounds
-// how often they are read.
+// resolutions for a short TTL (tags move). Referrers listings are read
+// again for every verification (they change whenever an artifact is
+// attached, and result caching bounds how often they are read), except
+// while their registry throttles (see StoreOptions.ReferrersStaleTTL).
 type Store struct {
 	next    ratify.Store
 	content *LRU[[]byte]
@@ -32,11 +34,19 @@ type Store struct {
 	lastTags *LRU[ocispec.Descriptor]
 	staleTTL time.Duration
 	tagTTL   time.Duration
-	shared   Shared // tag resolutions shared by replicas; nil: none
-	scope    [2]string
+	// lastReferrers keep each subject's last listing for
+	// ReferrersStaleTTL, served only while its registry throttles.
+	lastReferrers *LRU[[]ocispec.Descriptor]
+	referrersTTL  time.Duration
+	shared        Shared // tag resolutions shared by replicas; nil: none
+	scope         [2]string
 	// OnContent, when set, is called on each Fetch with whether the
 	// content came from the cache.
 	OnContent func(hit bool)
+	// OnReuse, when set, is called with "tag" or "referrers" each time a
+	// registry's earlier answer stands in for asking it again (TagStaleTTL,
+	// ReferrersStaleTTL).
+	OnReuse func(kind string)
 }
 
 // StoreOptions size a Store. Zero values keep nothing of that kind.
@@ -54,6 +64,15 @@ type StoreOptions struct {
 	// verified and, with mutation, admitted; a tag moved during the outage
 	// is seen when the registry answers again.
 	TagStaleTTL time.Duration
+	// ReferrersStaleTTL, when positive, is how long after a subject's
+	// referrers were last listed that listing is used again, instead of
+	// listing them anew, while the registry throttles (never when listing
+	// fails: serving verdicts through an outage is the results cache's
+	// StaleTTL, off by default). The verification itself runs again, with
+	// the trust material and clock of now; only an artifact attached or
+	// removed within that time goes unseen until the registry is asked
+	// again. Each listing kept is charged by its descriptors' sizes.
+	ReferrersStaleTTL time.Duration
 	// Shared, when set with a positive TagTTL, is a tier of tag
 	// resolutions shared by replicas (see cache/redis's Client.Tags): a tag
 	// this store has not resolved within TagTTL is looked up there before
@@ -91,7 +110,38 @@ func NewStore(next ratify.Store, opts StoreOptions) *Store {
 	if opts.TagStaleTTL > 0 {
 		s.lastTags, s.staleTTL = NewLRU[ocispec.Descriptor](16384, nil), opts.TagStaleTTL
 	}
+	if opts.ReferrersStaleTTL > 0 {
+		s.lastReferrers, s.referrersTTL = NewLRU(lastReferrersBytes, listingSize), opts.ReferrersStaleTTL
+	}
 	return s
+}
+
+// lastReferrersBytes bounds the referrers listings kept for
+// ReferrersStaleTTL, as charged by listingSize.
+const lastReferrersBytes = 16 << 20
+
+// listingSize estimates the memory a referrers listing holds.
+func listingSize(list []ocispec.Descriptor) int64 {
+	n := int64(64)
+	for _, d := range list {
+		n += 128 + int64(len(d.MediaType)+len(d.ArtifactType)+len(d.Digest))
+		for k, v := range d.Annotations {
+			n += 32 + int64(len(k)+len(v))
+		}
+	}
+	return n
+}
+
+// throttles reports whether the store under s says host is throttling it.
+func (s *Store) throttles(host string) bool {
+	t, ok := s.next.(throttling)
+	return ok && t.Throttling(host)
+}
+
+func (s *Store) reused(kind string) {
+	if s.OnReuse != nil {
+		s.OnReuse(kind)
+	}
 }
 
 // throttling is what a store says of a registry that throttles it (see
@@ -118,8 +168,9 @@ func (s *Store) Resolve(ctx context.Context, ref registry.Reference) (ocispec.De
 		// A registry that is throttling is not asked again for a tag it
 		// resolved within TagStaleTTL, as if it had failed to answer: each
 		// request it would cost draws its turn from what it grants.
-		if t, ok := s.next.(throttling); ok && s.lastTags != nil && t.Throttling(ref.Registry) {
+		if s.lastTags != nil && s.throttles(ref.Registry) {
 			if last, ok := s.lastTags.Get(key); ok {
+				s.reused("tag")
 				return last, nil
 			}
 		}
@@ -128,6 +179,7 @@ func (s *Store) Resolve(ctx context.Context, ref registry.Reference) (ocispec.De
 	if err != nil {
 		if s.lastTags != nil && (errors.Is(err, errdef.ErrRegistryUnavailable) || errors.Is(err, errdef.ErrTimeout)) {
 			if last, ok := s.lastTags.Get(key); ok {
+				s.reused("tag")
 				return last, nil
 			}
 		}
@@ -191,9 +243,25 @@ func (s *Store) CachedResolve(ref registry.Reference) (ocispec.Descriptor, bool)
 	return s.tags.Get(ref.String())
 }
 
-// Referrers lists subject's referrers from the store, every time.
+// Referrers lists subject's referrers from the store, or, while the
+// registry throttles, returns the listing it gave within ReferrersStaleTTL.
+// Listings are kept per repository, as content is.
 func (s *Store) Referrers(ctx context.Context, repo registry.Reference, subject ocispec.Descriptor) ([]ocispec.Descriptor, error) {
-	return s.next.Referrers(ctx, repo, subject)
+	if s.lastReferrers == nil {
+		return s.next.Referrers(ctx, repo, subject)
+	}
+	key := repo.Registry + "/" + repo.Repository + "@" + subject.Digest.String()
+	if s.throttles(repo.Registry) {
+		if last, ok := s.lastReferrers.Get(key); ok {
+			s.reused("referrers")
+			return slices.Clone(last), nil
+		}
+	}
+	list, err := s.next.Referrers(ctx, repo, subject)
+	if err == nil {
+		s.lastReferrers.Add(key, slices.Clone(list), s.referrersTTL)
+	}
+	return list, err
 }
 
 // Fetch returns desc's content from the cache or the store. Content is

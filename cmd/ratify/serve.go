@@ -142,6 +142,7 @@ with the key in --cache-hmac-key-file). Errors are never reused.`,
 	f.DurationVar(&opts.Redis.Timeout, "cache-redis-timeout", redis.DefaultTimeout, "bound on each call to Redis (at most 1s); Redis slower than this is skipped")
 	f.DurationVar(&opts.TagTTL, "tag-cache-ttl", 5*time.Second, "how long a tag's digest is reused")
 	f.DurationVar(&opts.TagStaleTTL, "tag-cache-stale-ttl", time.Minute, "how long a tag's last digest is used when the registry cannot be asked (unavailable, throttling); negative: never")
+	f.DurationVar(&opts.ReferrersStaleTTL, "referrers-cache-stale-ttl", time.Minute, "while a registry throttles, how long an image's last referrers listing is used instead of listing again (verification still runs); negative: never")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.BoolVar(&crdManager, "enable-crd-manager", false, "configure verifiers, stores and the policy from ratify's Kubernetes resources (config.ratify.deislabs.io)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster, with --enable-crd-manager (default $KUBECONFIG, else ~/.kube/config, else in-cluster)")

@@ -2,10 +2,13 @@ package server
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/openratify/ratify/internal/testregistry"
 )
 
 func TestCachedVerificationMakesNoRegistryRequest(t *testing.T) {
@@ -91,5 +94,43 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached within 30s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestListingReusedWhileThrottled checks ReferrersStaleTTL end to end:
+// once the registry has throttled (429, Retry-After a minute), an image
+// whose verdict expired is verified again from its last referrers listing
+// and cached signature, without asking the registry; with the option off
+// it is "could not verify", and never a failing verdict.
+func TestListingReusedWhileThrottled(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ttl  time.Duration
+		pass bool
+	}{{"default", 0, true}, {"off", -1, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, setup{server: Options{CacheTTL: time.Microsecond, ReferrersStaleTTL: tc.ttl}})
+			if res, _, itemErr := verifyOne(t, f.srv, f.signed); !res.IsSuccess {
+				t.Fatalf("before throttling: %q", itemErr)
+			}
+			// One 429 teaches ratify that the registry throttles; what it
+			// would ask afterwards the registry would answer.
+			f.reg.Inject(testregistry.Fault{Times: 1, Status: http.StatusTooManyRequests, RetryAfter: "60"})
+			if res, _, itemErr := verifyOne(t, f.srv, f.signed); !res.IsSuccess && itemErr == "" {
+				t.Fatal("a signed image failed verification when the registry throttled")
+			}
+			f.reg.Reset()
+			res, _, itemErr := verifyOne(t, f.srv, f.signed)
+			if res.IsSuccess != tc.pass || (!tc.pass && !strings.Contains(itemErr, "throttl")) {
+				t.Fatalf("throttled: success %v, error %q; want success %v", res.IsSuccess, itemErr, tc.pass)
+			}
+			if n := f.reg.Count(http.MethodGet, testregistry.KindReferrers); n != 0 {
+				t.Errorf("%d referrers listings while the registry throttles, want none", n)
+			}
+			metrics := httptestGet(f.srv.metrics.handler(), "/metrics").Body.String()
+			if reused := strings.Contains(metrics, `ratify_registry_reuse_count{kind="referrers"}`); reused != tc.pass {
+				t.Errorf("metrics show a reused listing: %v, want %v", reused, tc.pass)
+			}
+		})
 	}
 }

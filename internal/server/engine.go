@@ -192,6 +192,7 @@ func (e *engine) scope(cfg *config.Config, name string) (scope, error) {
 	opts.WrapStore = func(s ratify.Store) ratify.Store {
 		cs := cache.NewStore(e.stages.Store(s), storeOpts)
 		cs.OnContent = e.metrics.blobCache
+		cs.OnReuse = e.metrics.reuse
 		store = cs
 		return cs
 	}

@@ -32,6 +32,7 @@ type metrics struct {
 	systemErrors      prometheus.Counter
 	registryRequests  *prometheus.CounterVec
 	blobCacheCount    *prometheus.CounterVec
+	registryReuse     *prometheus.CounterVec
 	resultCacheCount  *prometheus.CounterVec
 	configReloadCount *prometheus.CounterVec
 	stageDuration     *prometheus.HistogramVec
@@ -63,6 +64,10 @@ func newMetrics() *metrics {
 		blobCacheCount: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ratify_blob_cache_count", Help: "Reads of manifests and blobs, by whether the content cache had them.",
 		}, []string{"hit"}),
+		registryReuse: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ratify_registry_reuse_count",
+			Help: "Earlier registry answers used instead of asking again, by kind: a tag's last digest (the registry unavailable or throttling) or an image's last referrers listing (the registry throttling).",
+		}, []string{"kind"}),
 		resultCacheCount: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ratify_result_cache_count", Help: "Verifications of one key, by whether the result cache had them.",
 		}, []string{"hit"}),
@@ -77,7 +82,7 @@ func newMetrics() *metrics {
 		}, []string{"stage", "operation", "outcome"}),
 	}
 	m.registry.MustRegister(m.verificationReq, m.mutationReq, m.verifierDuration, m.systemErrors,
-		m.registryRequests, m.blobCacheCount, m.resultCacheCount, m.configReloadCount, m.stageDuration,
+		m.registryRequests, m.blobCacheCount, m.registryReuse, m.resultCacheCount, m.configReloadCount, m.stageDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for i, hit := range []string{"false", "true"} {
 		m.blobCacheHits[i] = sync.OnceValue(func() prometheus.Counter { return m.blobCacheCount.WithLabelValues(hit) })
@@ -109,6 +114,10 @@ func (m *metrics) registryResponse(host string, status int) {
 
 func (m *metrics) blobCache(hit bool) {
 	m.blobCacheHits[b2i(hit)]().Inc()
+}
+
+func (m *metrics) reuse(kind string) {
+	m.registryReuse.WithLabelValues(kind).Inc()
 }
 
 func (m *metrics) resultCache(hit bool) {

@@ -80,6 +80,10 @@ type Options struct {
 	// registry cannot be asked again (unavailable, throttling): default 1m,
 	// negative: never (see cache.StoreOptions.TagStaleTTL).
 	TagStaleTTL time.Duration
+	// ReferrersStaleTTL is how long a subject's last referrers listing is
+	// used again, instead of listing anew, while its registry throttles:
+	// default 1m, negative: never (see cache.StoreOptions.ReferrersStaleTTL).
+	ReferrersStaleTTL time.Duration
 
 	// MaxBodyBytes (default 4 MiB) and MaxKeys (default 4096) bound a request.
 	MaxBodyBytes int64
@@ -145,6 +149,7 @@ func (o *Options) setDefaults() {
 	o.ContentCacheBytes = orDefault(o.ContentCacheBytes, 64<<20)
 	o.TagTTL = orDefault(o.TagTTL, 5*time.Second)
 	o.TagStaleTTL = orDefault(o.TagStaleTTL, time.Minute)
+	o.ReferrersStaleTTL = orDefault(o.ReferrersStaleTTL, time.Minute)
 	o.MaxBodyBytes = orDefault(o.MaxBodyBytes, 4<<20)
 	o.MaxKeys = orDefault(o.MaxKeys, 4096)
 	o.KeyConcurrency = orDefault(o.KeyConcurrency, 16)
@@ -199,7 +204,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	storeOpts := cache.StoreOptions{ContentBytes: max(opts.ContentCacheBytes, 0), TagTTL: max(opts.TagTTL, 0),
-		TagStaleTTL: max(opts.TagStaleTTL, 0)}
+		TagStaleTTL: max(opts.TagStaleTTL, 0), ReferrersStaleTTL: max(opts.ReferrersStaleTTL, 0)}
 	if s.shared != nil {
 		storeOpts.Shared = s.shared.Tags() // tags resolved by one replica serve all
 	}

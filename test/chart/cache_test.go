@@ -54,12 +54,12 @@ func TestRedisCacheValues(t *testing.T) {
 		"--set", "provider.cache.redis.passwordSecret.name=redis",
 		"--set", "provider.cache.redis.timeout=250ms",
 		"--set", "provider.cache.negativeTtl=1s", "--set", "provider.cache.staleTtl=5m",
-		"--set", "oras.cache.staleTtl=2m")
+		"--set", "oras.cache.staleTtl=2m", "--set", "oras.cache.referrersStaleTtl=-1s")
 	d, c := deployment(t, m)
 	wantArgs := append(slices.Clone(defaultArgsTo), "--cache-type=redis", "--cache-size=256", "--cache-ttl=10s",
 		"--cache-address=redis-master.redis:6379", "--cache-hmac-key-file=/usr/local/ratify-cache/hmac-key",
 		"--cache-password-file=/usr/local/ratify-cache/password", "--cache-redis-timeout=250ms",
-		"--cache-negative-ttl=1s", "--cache-stale-ttl=5m", "--tag-cache-ttl=5s", "--tag-cache-stale-ttl=2m", "--log-level=info")
+		"--cache-negative-ttl=1s", "--cache-stale-ttl=5m", "--tag-cache-ttl=5s", "--tag-cache-stale-ttl=2m", "--referrers-cache-stale-ttl=-1s", "--log-level=info")
 	if !slices.Equal(c.Args, wantArgs) {
 		t.Errorf("args %q\nwant %q", c.Args, wantArgs)
 	}

@@ -108,6 +108,7 @@ func TestSchemaRejectsTypos(t *testing.T) {
 		{"provider.cache.staleTTL=5m", "additional properties 'staleTTL' not allowed"},
 		{"provider.cache.staleTtl=300", "provider.cache.staleTtl"},
 		{"oras.cache.staleTtl=1", "oras.cache.staleTtl"},
+		{"oras.cache.referrersStaleTtl=1m30", "oras.cache.referrersStaleTtl"},
 		{"instrumentation.tracing.otlpEndpiont=http://c:4318", "additional properties 'otlpEndpiont' not allowed"},
 		{"instrumentation.tracing.otlpEndpoint=c:4318", "instrumentation.tracing.otlpEndpoint"},
 		{"instrumentation.tracing.protocol=http", "instrumentation.tracing.protocol"},
