@@ -10,13 +10,13 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/limitedfile"
 )
 
 // FileName is the name of the configuration file inside the config directory.
@@ -75,20 +75,12 @@ func Load(path string) (*Config, error) {
 			return nil, err
 		}
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("config file %s does not exist (give one with -c or RATIFY_CONFIG): %w: %w", path, errdef.ErrInvalidConfig, fs.ErrNotExist)
-		}
-		return nil, fmt.Errorf("read config: %v: %w", err, errdef.ErrInvalidConfig)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read config %s: %v: %w", path, err, errdef.ErrInvalidConfig)
-	}
-	if len(data) > maxFileBytes {
-		return nil, fmt.Errorf("config %s is larger than %d bytes: %w", path, maxFileBytes, errdef.ErrInvalidConfig)
+	data, err := limitedfile.Read(path, maxFileBytes)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("config file %s does not exist (give one with -c or RATIFY_CONFIG): %w: %w", path, errdef.ErrInvalidConfig, fs.ErrNotExist)
+	case err != nil:
+		return nil, fmt.Errorf("read config: %w: %w", err, errdef.ErrInvalidConfig)
 	}
 	cfg, err := Parse(data)
 	if err != nil {

@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/limitedfile"
 )
 
 // v1Config is a config.json as Ratify v1 users write it.
@@ -142,13 +144,30 @@ func TestLoadDefaultPath(t *testing.T) {
 	}
 }
 
-func TestLoadTooLarge(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "big.json")
-	if err := os.WriteFile(path, make([]byte, maxFileBytes+10), 0o600); err != nil {
+// TestLoadBounded: a config file larger than maxFileBytes, or one that is
+// not a regular file, is refused rather than read.
+func TestLoadBounded(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.json")
+	if err := os.WriteFile(big, make([]byte, maxFileBytes+10), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(path); !errors.Is(err, errdef.ErrInvalidConfig) || !strings.Contains(err.Error(), "larger than") {
-		t.Fatalf("err = %v", err)
+	fifo := filepath.Join(dir, "fifo.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path string
+		err        error
+	}{
+		{"over the limit", big, errdef.ErrSizeExceedsLimit},
+		{"a pipe", fifo, limitedfile.ErrNotRegular},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Load(tc.path); !errors.Is(err, errdef.ErrInvalidConfig) || !errors.Is(err, tc.err) || !strings.Contains(err.Error(), tc.path) {
+				t.Fatalf("Load: %v, want ErrInvalidConfig and %v naming the file", err, tc.err)
+			}
+		})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -350,10 +351,15 @@ func TestReadKeyFile(t *testing.T) {
 	if err != nil || !bytes.Equal(key, secret) {
 		t.Errorf("ReadKeyFile = %q, %v; want the key without its newline", key, err)
 	}
+	fifo := filepath.Join(dir, "fifo") // opening it blocks until a writer comes
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for name, path := range map[string]string{
 		"short":   write("short", "too short\n"),
 		"missing": filepath.Join(dir, "none"),
 		"huge":    write("huge", strings.Repeat("k", 5000)),
+		"pipe":    fifo,
 	} {
 		if _, err := ReadKeyFile(path); !errors.Is(err, errdef.ErrInvalidConfig) {
 			t.Errorf("%s key file: %v, want ErrInvalidConfig", name, err)

@@ -7,11 +7,10 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/limitedfile"
 )
 
 // KeyPrefix starts the name of every verdict entry this package writes,
@@ -150,17 +149,9 @@ func ReadPasswordFile(path string) (string, error) {
 }
 
 func readSmallFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	b, err := limitedfile.Read(path, maxKeyFileBytes)
 	if err != nil {
-		return nil, fmt.Errorf("%v: %w", err, errdef.ErrInvalidConfig)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxKeyFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v: %w", path, err, errdef.ErrInvalidConfig)
-	}
-	if len(b) > maxKeyFileBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes: %w", path, maxKeyFileBytes, errdef.ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: %w", err, errdef.ErrInvalidConfig)
 	}
 	return b, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/limitedfile"
 )
 
 // Names of the serving certificate and key in the certificate directory,
@@ -108,6 +109,10 @@ func (f *tlsFiles) certificate() (*tls.Certificate, error) {
 	return f.cert, nil
 }
 
+// maxClientCASize bounds the client CA file, as a registry's CA bundle is
+// bounded (a bundle of every public root is a few hundred KiB).
+const maxClientCASize = 4 << 20
+
 // clientPool returns the pool of client CAs, reloaded if the file changed.
 func (f *tlsFiles) clientPool() (*x509.CertPool, error) {
 	s, errS := stamp(f.caFile)
@@ -116,7 +121,7 @@ func (f *tlsFiles) clientPool() (*x509.CertPool, error) {
 	if errS == nil && f.clientCA != nil && f.caAt == s {
 		return f.clientCA, nil
 	}
-	data, err := os.ReadFile(f.caFile)
+	data, err := limitedfile.Read(f.caFile, maxClientCASize)
 	pool := x509.NewCertPool()
 	if err == nil && !pool.AppendCertsFromPEM(data) {
 		err = fmt.Errorf("%s holds no PEM certificate", f.caFile)
@@ -126,7 +131,7 @@ func (f *tlsFiles) clientPool() (*x509.CertPool, error) {
 			f.log.Warn("client CA changed on disk but does not load; using the previous one", "file", f.caFile, "error", err)
 			return f.clientCA, nil
 		}
-		return nil, fmt.Errorf("client CA: %v: %w", err, errdef.ErrInvalidConfig)
+		return nil, fmt.Errorf("client CA: %w: %w", err, errdef.ErrInvalidConfig)
 	}
 	f.clientCA, f.caAt = pool, s
 	return pool, nil

@@ -9,16 +9,19 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/limitedfile"
 )
 
 // tlsCA is a CA for TLS certificates in tests.
@@ -178,5 +181,38 @@ func TestTLSConfigErrors(t *testing.T) {
 	g := newFixture(t, setup{server: Options{ClientCAFile: "ca.crt"}})
 	if err := g.srv.Run(t.Context()); !errors.Is(err, errdef.ErrInvalidConfig) || !strings.Contains(err.Error(), "needs --cert-dir") {
 		t.Fatalf("Run with a client CA but no TLS: %v", err)
+	}
+}
+
+// TestClientCAFileBounded: a client CA file that is not a regular file, or
+// is larger than maxClientCASize, is refused rather than read.
+func TestClientCAFileBounded(t *testing.T) {
+	certDir := t.TempDir()
+	writeServerCert(t, newTLSCA(t, "server CA"), certDir)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.crt")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	large := filepath.Join(dir, "large.crt")
+	if err := os.WriteFile(large, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(large, maxClientCASize+1); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path string
+		err        error
+	}{
+		{"a pipe", fifo, limitedfile.ErrNotRegular},
+		{"over the limit", large, errdef.ErrSizeExceedsLimit},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := newTLSConfig(certDir, tc.path, slog.New(slog.DiscardHandler))
+			if !errors.Is(err, errdef.ErrInvalidConfig) || !errors.Is(err, tc.err) {
+				t.Fatalf("newTLSConfig: %v, want ErrInvalidConfig and %v", err, tc.err)
+			}
+		})
 	}
 }

@@ -7,12 +7,12 @@ package files
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"time"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/limitedfile"
 	"github.com/openratify/ratify/keys"
 )
 
@@ -74,7 +74,7 @@ func read(paths []string, now time.Time) (keys.Material, []keys.Properties, erro
 	var props []keys.Properties
 	for _, root := range paths {
 		err := keys.WalkFiles(root, func(path string) error {
-			data, err := readFile(path)
+			data, err := limitedfile.Read(path, maxFileSize)
 			if err != nil {
 				return err
 			}
@@ -101,20 +101,4 @@ func read(paths []string, now time.Time) (keys.Material, []keys.Properties, erro
 		}
 	}
 	return m, props, nil
-}
-
-func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes: %w", path, maxFileSize, errdef.ErrSizeExceedsLimit)
-	}
-	return data, nil
 }

@@ -53,8 +53,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -63,6 +61,7 @@ import (
 
 	"github.com/openratify/ratify"
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/limitedfile"
 )
 
 // Name is the policy's name in config.json's policy.plugin.name.
@@ -165,17 +164,9 @@ func New(cfg Config, opts Options) (*Policy, error) {
 }
 
 func readPolicy(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	b, err := limitedfile.Read(path, MaxPolicySize)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxPolicySize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(b) > MaxPolicySize {
-		return nil, fmt.Errorf("%s is more than %d bytes: %w", path, MaxPolicySize, errdef.ErrSizeExceedsLimit)
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, fmt.Errorf("%s is empty", path)

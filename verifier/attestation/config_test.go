@@ -3,10 +3,14 @@ package attestation
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/limitedfile"
 )
 
 func TestConfigDecode(t *testing.T) {
@@ -94,12 +98,25 @@ func TestConfigValidate(t *testing.T) {
 func TestNewRefuses(t *testing.T) {
 	small := newKey(t, "rsa-1024")
 	s := newSigstore(t)
+	dir := t.TempDir()
+	fifo, large := filepath.Join(dir, "fifo.pub"), filepath.Join(dir, "large.pub")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(large, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(large, maxKeyFileSize+1); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		cfg  Config
 		text string
 	}{
 		{"missing key file", keyConfig([]string{"/nonexistent/key.pub"}, slsaPolicy), "key file"},
+		{"key file a pipe", keyConfig([]string{fifo}, slsaPolicy), limitedfile.ErrNotRegular.Error()},
+		{"key file over the limit", keyConfig([]string{large}, slsaPolicy), errdef.ErrSizeExceedsLimit.Error()},
 		{"refused key", keyConfig([]string{small.file}, slsaPolicy), "1024-bit RSA key refused"},
 		{"missing trusted root", func() Config { c := s.keylessConfig(); c.TrustedRootFile = "/nonexistent/root.json"; return c }(), "trustedRootFile"},
 		{"trusted root without CT log, SCTs required", s.keylessConfig(func(c *Config) { c.Keyless.CTLogVerify = nil; c.TrustedRootFile = emptyCTRoot(t, s) }),

@@ -11,13 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/limitedfile"
 	"github.com/openratify/ratify/keys"
 )
 
@@ -148,17 +148,9 @@ func (k *keyVerifier) material() root.TrustedMaterial {
 // readKeyFile reads the public keys of a PEM file, refusing the file if
 // any key is of a refused type. Errors wrap errdef.ErrInvalidConfig.
 func readKeyFile(path string) ([]trustedKey, error) {
-	f, err := os.Open(path)
+	data, err := limitedfile.Read(path, maxKeyFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("key file: %v: %w", err, errdef.ErrInvalidConfig)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("key file %s: %v: %w", path, err, errdef.ErrInvalidConfig)
-	}
-	if len(data) > maxKeyFileSize {
-		return nil, fmt.Errorf("key file %s is larger than %d bytes: %w", path, maxKeyFileSize, errdef.ErrInvalidConfig)
+		return nil, fmt.Errorf("key file: %w: %w", err, errdef.ErrInvalidConfig)
 	}
 	_, pubs, err := keys.ParsePEM(data)
 	if err != nil {

@@ -3,7 +3,6 @@ package cosign
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/limitedfile"
 )
 
 // DefaultTUFRefreshInterval is how long a Sigstore trusted root fetched
@@ -109,17 +109,9 @@ func newTUFRoot(s Settings, opts Options) (*tufRoot, error) {
 
 // readTUFRoot reads a tufRootFile. Errors wrap errdef.ErrInvalidConfig.
 func readTUFRoot(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	data, err := limitedfile.Read(path, maxTUFRootFile)
 	if err != nil {
-		return nil, fmt.Errorf("tufRootFile: %v: %w", err, errdef.ErrInvalidConfig)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxTUFRootFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("tufRootFile %s: %v: %w", path, err, errdef.ErrInvalidConfig)
-	}
-	if len(data) > maxTUFRootFile {
-		return nil, fmt.Errorf("tufRootFile %s is larger than %d bytes: %w", path, maxTUFRootFile, errdef.ErrInvalidConfig)
+		return nil, fmt.Errorf("tufRootFile: %w: %w", err, errdef.ErrInvalidConfig)
 	}
 	return data, nil
 }

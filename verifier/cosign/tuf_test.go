@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -383,6 +384,12 @@ func TestTUFSettings(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bad.json"), []byte(`{"signed":{}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "big.json"), make([]byte, maxTUFRootFile+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// The runtime's repository is one nothing listens on.
 	closed := newTUFRepo(t, s.rootJSON)
 	closed.srv.Close()
@@ -399,7 +406,7 @@ func TestTUFSettings(t *testing.T) {
 	if r := mustVerify(t, v, "demo", desc, f); !r.IsSuccess {
 		t.Fatalf("%+v", r)
 	}
-	for _, file := range []string{"bad.json", "missing.json"} {
+	for _, file := range []string{"bad.json", "missing.json", "big.json", "pipe.json"} {
 		if _, err := New(cfg(file), opts); !errors.Is(err, errdef.ErrInvalidConfig) || !strings.Contains(err.Error(), "tufRootFile") {
 			t.Errorf("tufRootFile %s: New = %v", file, err)
 		}

@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/limitedfile"
 	"github.com/openratify/ratify/keys"
 )
 
@@ -246,17 +246,9 @@ func readCertFile(path string) ([]*x509.Certificate, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("verificationCerts: %s: %s: %w", path, fmt.Sprintf(format, args...), errdef.ErrInvalidConfig)
 	}
-	f, err := os.Open(path)
+	data, err := limitedfile.Read(path, maxCertFileSize)
 	if err != nil {
-		return nil, bad("%v", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxCertFileSize+1))
-	if err != nil {
-		return nil, bad("%v", err)
-	}
-	if len(data) > maxCertFileSize {
-		return nil, bad("larger than %d bytes", maxCertFileSize)
+		return nil, fmt.Errorf("verificationCerts: %w: %w", err, errdef.ErrInvalidConfig)
 	}
 	if !bytes.Contains(data, []byte("-----BEGIN")) {
 		certs, err := x509.ParseCertificates(data)

@@ -3,8 +3,10 @@ package schemavalidator
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/openratify/ratify/errdef"
@@ -99,6 +101,13 @@ func TestNewSchemas(t *testing.T) {
 	writeFile(t, dir, "remoteref.json", `{"properties": {"version": {"$ref": "https://schemas.example/defs.json#/version"}}}`)
 	writeFile(t, dir, "remotemeta.json", `{"$schema": "https://schemas.example/meta", "type": "object"}`)
 	writeFile(t, dir, "meta.json", `{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object"}`)
+	writeFile(t, dir, "piperef.json", `{"properties": {"version": {"$ref": "pipe.json"}}}`)
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(writeFile(t, dir, "big.json", ""), maxSchemaFileSize+1); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		schema  Schema
@@ -115,6 +124,9 @@ func TestNewSchemas(t *testing.T) {
 		{"metaschema named by URL", Schema{Location: "meta.json"}, dir, nil, false},
 		{"missing file", Schema{Location: "absent.json"}, dir, errdef.ErrInvalidConfig, false},
 		{"not JSON", Schema{Location: "notjson.json"}, dir, errdef.ErrInvalidConfig, false},
+		{"a pipe", Schema{Location: "pipe.json"}, dir, errdef.ErrInvalidConfig, false},
+		{"$ref to a pipe", Schema{Location: "piperef.json"}, dir, errdef.ErrInvalidConfig, false},
+		{"over the limit", Schema{Location: "big.json"}, dir, errdef.ErrInvalidConfig, false},
 		{"not a valid schema", Schema{Location: "badschema.json"}, dir, errdef.ErrInvalidConfig, false},
 		{"inline not a valid schema", Schema{Inline: json.RawMessage(`{"minimum": "zero"}`)}, dir, errdef.ErrInvalidConfig, false},
 		{"remote $ref", Schema{Location: "remoteref.json"}, dir, errdef.ErrInvalidConfig, true},

@@ -3,9 +3,7 @@ package schemavalidator
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +11,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/limitedfile"
 )
 
 // maxSchemaFileSize bounds a schema file, and each file it references.
@@ -113,17 +112,9 @@ func (l *fileLoader) Load(u string) (any, error) {
 		l.mu.Unlock()
 		return nil, fmt.Errorf("%s is not a local file; remote schemas are refused", u)
 	}
-	f, err := os.Open(filepath.FromSlash(parsed.Path))
+	data, err := limitedfile.Read(filepath.FromSlash(parsed.Path), maxSchemaFileSize)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSchemaFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxSchemaFileSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes", parsed.Path, maxSchemaFileSize)
 	}
 	return jsonschema.UnmarshalJSON(bytes.NewReader(data))
 }
