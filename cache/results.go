@@ -73,6 +73,25 @@ type Shared interface {
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
 }
 
+// Claimer is a Shared through which replicas agree which of them verifies
+// a key (see cache/redis's Client.Claim): the one that wins verifies, the
+// others wait for its verdict in the shared tier instead of verifying too.
+type Claimer interface {
+	// Claim claims key for at most hold. won: the caller verifies and calls
+	// release when done. Otherwise another replica verifies key. An error
+	// (the store unavailable) leaves the caller to verify on its own;
+	// release is never nil.
+	Claim(ctx context.Context, key string, hold time.Duration) (release func(), won bool, err error)
+}
+
+// How often a replica that lost a claim looks for the winner's verdict:
+// first after claimPollMin, then twice as long each time, up to
+// claimPollMax.
+const (
+	claimPollMin = 10 * time.Millisecond
+	claimPollMax = 400 * time.Millisecond
+)
+
 // Results keeps verification results for a while and makes concurrent
 // verifications of the same key share one run. Keys must name what the
 // result depends on: the subject pinned to its digest and the content of
@@ -220,6 +239,17 @@ func (r *Results) fill(ctx context.Context, key string, verify func(context.Cont
 	if a, ok := r.fromShared(ctx, key); ok {
 		return a, nil
 	}
+	a, release, err := r.claim(ctx, key)
+	switch {
+	case err != nil:
+		if a, ok := r.stale(key, err); ok {
+			return a, nil
+		}
+		return Answer{}, err
+	case release == nil:
+		return a, nil // another replica's verdict
+	}
+	defer release()
 	res, err := verify(ctx)
 	if err != nil {
 		if a, ok := r.stale(key, err); ok {
@@ -230,6 +260,38 @@ func (r *Results) fill(ctx context.Context, key string, verify func(context.Cont
 	res.TraceID = "" // the caller's, not part of the verdict
 	b := r.keep(ctx, key, res)
 	return Answer{Result: res, JSON: b, Source: SourceVerified}, nil
+}
+
+// claim returns once this replica may verify key (with what ends its claim
+// on it), or with the verdict another replica that claimed key first wrote
+// to the shared tier (release nil), or when ctx ends first. Without a
+// Claimer, or when it cannot be asked, this replica verifies at once.
+func (r *Results) claim(ctx context.Context, key string) (Answer, func(), error) {
+	c, ok := r.opts.Shared.(Claimer)
+	if !ok {
+		return Answer{}, func() {}, nil
+	}
+	hold := time.Minute
+	if d, ok := ctx.Deadline(); ok {
+		hold = time.Until(d)
+	}
+	t := time.NewTimer(claimPollMin)
+	defer t.Stop()
+	for wait := claimPollMin; ; wait = min(2*wait, claimPollMax) {
+		release, won, err := c.Claim(ctx, key, hold)
+		if won || err != nil {
+			return Answer{}, release, nil
+		}
+		t.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return Answer{}, nil, fmt.Errorf("waiting for another replica's verdict: %w", context.Cause(ctx))
+		case <-t.C:
+		}
+		if a, ok := r.fromShared(ctx, key); ok {
+			return a, nil, nil
+		}
+	}
 }
 
 // fresh returns the verdict kept in memory under key, unless it expired.

@@ -335,3 +335,132 @@ func TestCloseEndsBackgroundVerifications(t *testing.T) {
 		t.Fatalf("after Close: %v, want ErrClosed", err)
 	}
 }
+
+// claimingShared is a mapShared that is also a Claimer, in memory.
+type claimingShared struct {
+	*mapShared
+	claimed map[string]bool
+	held    int   // claims refused because another held them
+	err     error // every Claim fails with it when set
+}
+
+func (s *claimingShared) Claim(_ context.Context, key string, _ time.Duration) (func(), bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return func() {}, false, s.err
+	}
+	if s.claimed[key] {
+		s.held++
+		return func() {}, false, nil
+	}
+	s.claimed[key] = true
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.claimed, key)
+	}, true, nil
+}
+
+func (s *claimingShared) heldCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
+}
+
+// waitHeld waits until some replica found a claim held n times.
+func waitHeld(t *testing.T, s *claimingShared, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); s.heldCount() < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no replica ever found the claim held")
+		}
+	}
+}
+
+// TestClaimedVerificationsAcrossReplicas: of two replicas asked for the
+// same key at once, the one that claims it verifies and the other answers
+// with its verdict from the shared tier; when the claimant's verification
+// ends in an error (no verdict), the other verifies; a Claimer that cannot
+// be asked leaves each replica to verify.
+func TestClaimedVerificationsAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{now: time.Unix(1000, 0)}
+	shared := &claimingShared{mapShared: &mapShared{c: c, entries: map[string]sharedEntry{}}, claimed: map[string]bool{}}
+	opts := ResultsOptions{TTL: 10 * time.Second, Bytes: 1 << 20, NegativeTTL: 2 * time.Second, NegativeBytes: 1 << 20, Shared: shared}
+	first, second := withClock(newResults(t, opts), c), withClock(newResults(t, opts), c)
+	v := &verifier{}
+
+	// run starts first verifying key until proceed is closed, with result res and err.
+	run := func(key string, res ratify.Result, err error) (chan struct{}, chan error) {
+		proceed, done := make(chan struct{}), make(chan error, 1)
+		started := make(chan struct{})
+		go func() {
+			_, err := first.Do(ctx, key, time.Minute, func(ctx context.Context) (ratify.Result, error) {
+				close(started)
+				<-proceed
+				return v.returns(res, err)(ctx)
+			})
+			done <- err
+		}()
+		<-started
+		return proceed, done
+	}
+
+	proceed, done := run("k", passing, nil)
+	answer := make(chan Answer, 1)
+	go func() {
+		a, err := second.Do(ctx, "k", time.Minute, v.returns(failing, nil))
+		if err != nil {
+			t.Error(err)
+		}
+		answer <- a
+	}()
+	waitHeld(t, shared, 1)
+	close(proceed)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if a := <-answer; a.Source != SourceShared || !a.Result.IsSuccess || v.Calls() != 1 {
+		t.Fatalf("second replica: %+v after %d verifications; want the first one's verdict, verified once", a, v.Calls())
+	}
+
+	// The claimant could not verify: the other verifies once it lets go.
+	proceed, done = run("e", ratify.Result{}, errdef.ErrRegistryUnavailable)
+	go func() {
+		a, _ := second.Do(ctx, "e", time.Minute, v.returns(failing, nil))
+		answer <- a
+	}()
+	waitHeld(t, shared, 2)
+	close(proceed)
+	if err := <-done; !errors.Is(err, errdef.ErrRegistryUnavailable) {
+		t.Fatalf("claimant: %v", err)
+	}
+	if a := <-answer; a.Source != SourceVerified || a.Result.IsSuccess || v.Calls() != 3 {
+		t.Fatalf("after the claimant's error: %+v after %d verifications; want the second replica's own", a, v.Calls())
+	}
+
+	// The Claimer unavailable: verify.
+	shared.err = errdef.ErrRegistryUnavailable
+	if a, err := second.Do(ctx, "u", time.Minute, v.returns(passing, nil)); err != nil || a.Source != SourceVerified {
+		t.Fatalf("Claimer down: %+v %v; want a verification", a, err)
+	}
+}
+
+// TestCloseEndsWaitForAnotherReplica: a replica waiting for another's
+// verdict stops waiting when it is closed.
+func TestCloseEndsWaitForAnotherReplica(t *testing.T) {
+	c := &clock{now: time.Unix(1000, 0)}
+	shared := &claimingShared{mapShared: &mapShared{c: c, entries: map[string]sharedEntry{}}, claimed: map[string]bool{"k": true}}
+	r := withClock(newResults(t, ResultsOptions{TTL: time.Minute, Bytes: 1 << 20, Shared: shared}), c)
+	errs := make(chan error, 1)
+	go func() {
+		_, err := r.Do(context.Background(), "k", time.Hour, (&verifier{}).returns(passing, nil))
+		errs <- err
+	}()
+	waitHeld(t, shared, 1)
+	r.Close()
+	if err := <-errs; !errors.Is(err, context.Canceled) {
+		t.Fatalf("waiting replica after Close: %v, want context.Canceled", err)
+	}
+}

@@ -13,6 +13,10 @@
 // "ratify:v1:result:" (or "ratify:v1:tag:") and a keyed SHA-256 of the
 // cache key. Redis enforces the TTL (SET with PX).
 //
+// Replicas also tell each other which of them verifies a key (Claim,
+// "ratify:v1:lease:" entries, sealed too), so that an image a rollout sends
+// to every replica at once is verified by one of them.
+//
 // The tier is bounded and optional: values are capped in size, every call
 // has a short timeout, and after consecutive failures a circuit stops
 // calling Redis for a while. Redis down or slow costs a verification, never
@@ -44,6 +48,7 @@ const (
 	DefaultMaxValueBytes = 256 << 10
 	DefaultBreakAfter    = 3
 	DefaultBreakFor      = 10 * time.Second
+	DefaultLeaseTTL      = 5 * time.Second
 )
 
 // Options configure a Client. Addr and Key are required; zero values of
@@ -64,6 +69,11 @@ type Options struct {
 	// (default 10s), after which one call probes whether Redis is back.
 	BreakAfter int
 	BreakFor   time.Duration
+	// LeaseTTL (default 5s) is how long a claim (Claim) outlives its
+	// holder: a replica renews its claims every LeaseTTL/3 while it
+	// verifies, so that the claims of one that died lapse within LeaseTTL
+	// and another replica verifies instead.
+	LeaseTTL time.Duration
 	// Logger receives the few lines worth logging: the circuit opening and
 	// closing, and the first value rejected. nil: slog.Default().
 	Logger *slog.Logger
@@ -71,7 +81,10 @@ type Options struct {
 	// "hit", "miss", "rejected" (failed its HMAC), "expired" (past the
 	// expiry sealed in it), "too_large", "error" or "skipped" (circuit
 	// open); op "set" with "stored", "too_large", "error" or "skipped".
-	// Calls of the Tags view are ops "tag_get" and "tag_set".
+	// Calls of the Tags view are ops "tag_get" and "tag_set". Op "claim"
+	// (Claim) has "won", "held" (by another replica), "rejected" (a claim
+	// that failed its HMAC or outlived its hold, ignored), "error" or
+	// "skipped".
 	Observe func(op, outcome string)
 }
 
@@ -91,6 +104,7 @@ type conn struct {
 	rdb      *redis.Client
 	opts     Options
 	circuit  *breaker
+	leases   keys // of claims on verifications (Claim)
 	now      func() time.Time
 	rejected atomic.Bool // a rejection was logged
 }
@@ -110,10 +124,11 @@ func New(opts Options) (*Client, error) {
 	opts.MaxValueBytes = cmpOr(opts.MaxValueBytes, DefaultMaxValueBytes)
 	opts.BreakAfter = cmpOr(opts.BreakAfter, DefaultBreakAfter)
 	opts.BreakFor = cmpOr(opts.BreakFor, DefaultBreakFor)
+	opts.LeaseTTL = max(cmpOr(opts.LeaseTTL, DefaultLeaseTTL), 3*time.Millisecond)
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	c := &Client{conn: &conn{opts: opts, now: time.Now}, keys: deriveKeys(opts.Key, resultEntries), what: "verdict", getOp: "get", setOp: "set"}
+	c := &Client{conn: &conn{opts: opts, now: time.Now, leases: deriveKeys(opts.Key, leaseEntries)}, keys: deriveKeys(opts.Key, resultEntries), what: "verdict", getOp: "get", setOp: "set"}
 	c.circuit = &breaker{after: opts.BreakAfter, cool: opts.BreakFor, now: func() time.Time { return c.now() }}
 	c.rdb = redis.NewClient(&redis.Options{
 		Addr: opts.Addr, Username: opts.Username, Password: opts.Password,

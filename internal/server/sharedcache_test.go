@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"github.com/openratify/ratify/cache"
 	"github.com/openratify/ratify/errdef"
 	"github.com/openratify/ratify/internal/testredis"
+	"github.com/openratify/ratify/internal/testregistry"
 )
 
 // replica builds another Server on f's configuration with opts, as one
@@ -206,5 +210,49 @@ func TestCacheOptionsChecked(t *testing.T) {
 	}
 	if cache.MaxStaleTTL != 10*time.Minute {
 		t.Errorf("MaxStaleTTL = %s, the flag's help says 10m", cache.MaxStaleTTL)
+	}
+}
+
+// TestReplicasVerifyEachImageOnce: two replicas asked for the same image at
+// once, through Redis, verify it once: the second waits for the first's
+// claim and answers with its verdict, and the registry lists the image's
+// referrers once.
+func TestReplicasVerifyEachImageOnce(t *testing.T) {
+	rds := testredis.Start(t, testredis.Options{})
+	shared := RedisOptions{Addr: rds.Addr, HMACKeyFile: writeKeyFile(t, hmacKey)}
+	release := make(chan struct{})
+	f := newFixture(t, setup{server: Options{Redis: shared}, registry: hangReferrers(release),
+		config: func(cfg map[string]any) {
+			// Generous: the first verification is held until the second waits.
+			cfg["executor"] = map[string]any{"verificationRequestTimeout": 60000}
+		}})
+	t.Cleanup(f.srv.Close)
+	second := f.replica(t, Options{Redis: shared})
+
+	answers := make(chan decodedResponse, 2)
+	ask := func(srv *Server) {
+		rec := newRecorder()
+		srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, verifyPath, bytes.NewReader(requestBody(f.signed))))
+		var resp decodedResponse
+		if err := decodeJSON(rec.Body, &resp); err != nil {
+			t.Error(err)
+		}
+		answers <- resp
+	}
+	go ask(f.srv)
+	waitFor(t, func() bool { return f.reg.Count(http.MethodGet, testregistry.KindReferrers) == 1 })
+	go ask(second)
+	waitFor(t, func() bool {
+		return strings.Contains(httptestGet(second.metrics.handler(), "/metrics").Body.String(), `ratify_shared_cache_count{op="claim",outcome="held"}`)
+	})
+	close(release)
+	for range 2 {
+		resp := <-answers
+		if len(resp.Response.Items) != 1 || resp.Response.Items[0].Error != "" || !decodeResult(t, resp.Response.Items[0].Value).IsSuccess {
+			t.Fatalf("answer %+v; want the signed image passing", resp)
+		}
+	}
+	if n := f.reg.Count(http.MethodGet, testregistry.KindReferrers); n != 1 {
+		t.Errorf("%d referrers listings for two replicas' verification of one image, want 1", n)
 	}
 }
