@@ -73,14 +73,22 @@ type StoreOptions struct {
 	// removed within that time goes unseen until the registry is asked
 	// again. Each listing kept is charged by its descriptors' sizes.
 	ReferrersStaleTTL time.Duration
-	// Shared, when set with a positive TagTTL, is a tier of tag
-	// resolutions shared by replicas (see cache/redis's Client.Tags): a tag
-	// this store has not resolved within TagTTL is looked up there before
-	// the registry is asked, and every resolution the registry answers is
-	// written there for TagTTL. A digest read from it is what gets
-	// verified and admitted in the tag's name, so the tier must
-	// authenticate its values: a mapping planted by anyone else would be a
-	// tag race won by them. An error from it is a miss.
+	// Shared, when set, is a tier shared by replicas (see cache/redis's
+	// Client.Tags). With a positive TagTTL, a tag this store has not
+	// resolved within TagTTL is looked up there before the registry is
+	// asked, and every resolution the registry answers is written there
+	// for TagTTL. A digest read from it is what gets verified and admitted
+	// in the tag's name, so the tier must authenticate its values: a
+	// mapping planted by anyone else would be a tag race won by them. An
+	// error from it is a miss.
+	//
+	// What a registry gave that TagStaleTTL and ReferrersStaleTTL allow to
+	// reuse is written there too (LastTagKey, ReferrersKey), for those
+	// TTLs, and read under the same conditions when this store has none of
+	// its own: a replica that never asked a throttling registry for an
+	// image does not ask it either. Manifests and blobs up to
+	// maxSharedContent are shared (ContentKey) and checked against their
+	// digest when read.
 	Shared Shared
 	// ConfigDigest and Scope name the configuration that resolves tags
 	// (config.Config.Digest) and its scope, as in ResultKey: resolutions
@@ -93,9 +101,38 @@ type StoreOptions struct {
 // as registry/repository:tag) under the configuration whose content digest
 // is configDigest, in scope (see ResultKey).
 func TagKey(configDigest, scope, tag string) string {
-	key, _ := json.Marshal([]string{"tag", configDigest, scope, tag})
+	return sharedKey("tag", configDigest, scope, tag)
+}
+
+// LastTagKey, ReferrersKey and ContentKey are the shared tier's keys of a
+// tag's last resolution (for TagStaleTTL), of the referrers of a subject
+// (registry/repository@digest, for ReferrersStaleTTL) and of content
+// (registry/repository@digest), under a configuration and scope as
+// TagKey.
+func LastTagKey(configDigest, scope, tag string) string {
+	return sharedKey("last-tag", configDigest, scope, tag)
+}
+
+func ReferrersKey(configDigest, scope, subject string) string {
+	return sharedKey("referrers", configDigest, scope, subject)
+}
+
+func ContentKey(configDigest, scope, content string) string {
+	return sharedKey("content", configDigest, scope, content)
+}
+
+func sharedKey(kind, configDigest, scope, name string) string {
+	key, _ := json.Marshal([]string{kind, configDigest, scope, name})
 	return string(key)
 }
+
+// maxSharedContent bounds the manifests and blobs written to the shared
+// tier: signatures and their manifests, not SBOMs of every package.
+const maxSharedContent = 64 << 10
+
+// sharedContentTTL is how long content stays in the shared tier: it never
+// changes, but Redis's memory is the operator's.
+const sharedContentTTL = time.Hour
 
 // NewStore wraps next.
 func NewStore(next ratify.Store, opts StoreOptions) *Store {
@@ -105,8 +142,8 @@ func NewStore(next ratify.Store, opts StoreOptions) *Store {
 	}
 	if opts.TagTTL > 0 {
 		s.tags = NewLRU[ocispec.Descriptor](16384, nil)
-		s.shared = opts.Shared
 	}
+	s.shared = opts.Shared
 	if opts.TagStaleTTL > 0 {
 		s.lastTags, s.staleTTL = NewLRU[ocispec.Descriptor](16384, nil), opts.TagStaleTTL
 	}
@@ -169,17 +206,15 @@ func (s *Store) Resolve(ctx context.Context, ref registry.Reference) (ocispec.De
 		// resolved within TagStaleTTL, as if it had failed to answer: each
 		// request it would cost draws its turn from what it grants.
 		if s.lastTags != nil && s.throttles(ref.Registry) {
-			if last, ok := s.lastTags.Get(key); ok {
-				s.reused("tag")
+			if last, ok := s.lastTag(ctx, key); ok {
 				return last, nil
 			}
 		}
 	}
 	desc, err := s.next.Resolve(ctx, ref)
 	if err != nil {
-		if s.lastTags != nil && (errors.Is(err, errdef.ErrRegistryUnavailable) || errors.Is(err, errdef.ErrTimeout)) {
-			if last, ok := s.lastTags.Get(key); ok {
-				s.reused("tag")
+		if isTag && s.lastTags != nil && (errors.Is(err, errdef.ErrRegistryUnavailable) || errors.Is(err, errdef.ErrTimeout)) {
+			if last, ok := s.lastTag(ctx, key); ok {
 				return last, nil
 			}
 		}
@@ -191,25 +226,56 @@ func (s *Store) Resolve(ctx context.Context, ref registry.Reference) (ocispec.De
 	if isTag {
 		if s.lastTags != nil {
 			s.lastTags.Add(key, desc, s.staleTTL)
+			s.share(ctx, LastTagKey(s.scope[0], s.scope[1], key), desc, s.staleTTL)
 		}
-		s.toShared(ctx, key, desc)
+		if s.tags != nil {
+			s.share(ctx, TagKey(s.scope[0], s.scope[1], key), desc, s.tagTTL)
+		}
 	}
 	return desc, nil
+}
+
+// lastTag returns the last digest of tag this store or, through the shared
+// tier, another replica resolved within TagStaleTTL.
+func (s *Store) lastTag(ctx context.Context, tag string) (ocispec.Descriptor, bool) {
+	last, ok := s.lastTags.Get(tag)
+	if !ok && s.shared != nil {
+		if b, ttl, err := s.shared.Get(ctx, LastTagKey(s.scope[0], s.scope[1], tag)); err == nil {
+			if d, valid := decodeDescriptor(b); valid {
+				last, ok = d, true
+				s.lastTags.Add(tag, d, min(ttl, s.staleTTL))
+			}
+		}
+	}
+	if ok {
+		s.reused("tag")
+	}
+	return last, ok
+}
+
+// decodeDescriptor decodes a descriptor read from the shared tier, which
+// must name a valid digest.
+func decodeDescriptor(b []byte) (ocispec.Descriptor, bool) {
+	var desc ocispec.Descriptor
+	if err := json.Unmarshal(b, &desc); err != nil || desc.Digest.Validate() != nil || desc.Size < 0 {
+		return ocispec.Descriptor{}, false
+	}
+	return desc, true
 }
 
 // fromShared returns the resolution of tag the shared tier has, keeping it
 // for what remains of its life (at most TagTTL), and as the tag's last
 // digest for what remains of TagStaleTTL since it was resolved.
 func (s *Store) fromShared(ctx context.Context, tag string) (ocispec.Descriptor, bool) {
-	if s.shared == nil {
+	if s.shared == nil || s.tags == nil {
 		return ocispec.Descriptor{}, false
 	}
 	b, ttl, err := s.shared.Get(ctx, TagKey(s.scope[0], s.scope[1], tag))
 	if err != nil {
 		return ocispec.Descriptor{}, false
 	}
-	var desc ocispec.Descriptor
-	if err := json.Unmarshal(b, &desc); err != nil || desc.Digest.Validate() != nil || desc.Size < 0 {
+	desc, ok := decodeDescriptor(b)
+	if !ok {
 		return ocispec.Descriptor{}, false
 	}
 	ttl = min(ttl, s.tagTTL)
@@ -220,18 +286,22 @@ func (s *Store) fromShared(ctx context.Context, tag string) (ocispec.Descriptor,
 	return desc, true
 }
 
-// toShared writes tag's resolution to the shared tier, best effort.
-func (s *Store) toShared(ctx context.Context, tag string, desc ocispec.Descriptor) {
+// share writes v, JSON-encoded (or as is, for bytes), to the shared tier
+// under key for ttl, best effort.
+func (s *Store) share(ctx context.Context, key string, v any, ttl time.Duration) {
 	if s.shared == nil {
 		return
 	}
-	b, err := json.Marshal(desc)
-	if err != nil {
-		return
+	b, ok := v.([]byte)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			return
+		}
 	}
-	// The resolution may have used most of ctx's time; the write has its
+	// The registry call may have used most of ctx's time; the write has its
 	// own bound, and its failures are the tier's to report.
-	_ = s.shared.Set(context.WithoutCancel(ctx), TagKey(s.scope[0], s.scope[1], tag), b, s.tagTTL)
+	_ = s.shared.Set(context.WithoutCancel(ctx), key, b, ttl)
 }
 
 // CachedResolve returns ref's resolution from the tag cache alone, while
@@ -252,7 +322,7 @@ func (s *Store) Referrers(ctx context.Context, repo registry.Reference, subject 
 	}
 	key := repo.Registry + "/" + repo.Repository + "@" + subject.Digest.String()
 	if s.throttles(repo.Registry) {
-		if last, ok := s.lastReferrers.Get(key); ok {
+		if last, ok := s.lastListing(ctx, key); ok {
 			s.reused("referrers")
 			return slices.Clone(last), nil
 		}
@@ -260,8 +330,36 @@ func (s *Store) Referrers(ctx context.Context, repo registry.Reference, subject 
 	list, err := s.next.Referrers(ctx, repo, subject)
 	if err == nil {
 		s.lastReferrers.Add(key, slices.Clone(list), s.referrersTTL)
+		s.share(ctx, ReferrersKey(s.scope[0], s.scope[1], key), list, s.referrersTTL)
 	}
 	return list, err
+}
+
+// lastListing returns the last referrers listing of subject (a
+// registry/repository@digest) this store or, through the shared tier,
+// another replica read within ReferrersStaleTTL.
+func (s *Store) lastListing(ctx context.Context, subject string) ([]ocispec.Descriptor, bool) {
+	if last, ok := s.lastReferrers.Get(subject); ok {
+		return last, true
+	}
+	if s.shared == nil {
+		return nil, false
+	}
+	b, ttl, err := s.shared.Get(ctx, ReferrersKey(s.scope[0], s.scope[1], subject))
+	if err != nil {
+		return nil, false
+	}
+	var list []ocispec.Descriptor
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, false
+	}
+	for _, d := range list {
+		if d.Digest.Validate() != nil || d.Size < 0 {
+			return nil, false
+		}
+	}
+	s.lastReferrers.Add(subject, list, min(ttl, s.referrersTTL))
+	return list, true
 }
 
 // Fetch returns desc's content from the cache or the store. Content is
@@ -276,12 +374,34 @@ func (s *Store) Fetch(ctx context.Context, repo registry.Reference, desc ocispec
 		s.observe(true)
 		return b, nil
 	}
+	if b, ok := s.sharedContent(ctx, key, desc); ok {
+		s.observe(true)
+		s.content.Add(key, b, contentTTL)
+		return b, nil
+	}
 	s.observe(false)
 	b, err := s.next.Fetch(ctx, repo, desc)
 	if err == nil {
 		s.content.Add(key, b, contentTTL)
+		if len(b) <= maxSharedContent {
+			s.share(ctx, ContentKey(s.scope[0], s.scope[1], key), b, sharedContentTTL)
+		}
 	}
 	return b, err
+}
+
+// sharedContent returns desc's content (key names it in its repository)
+// from the shared tier, if another replica put it there and it matches
+// desc's size and digest.
+func (s *Store) sharedContent(ctx context.Context, key string, desc ocispec.Descriptor) ([]byte, bool) {
+	if s.shared == nil || desc.Size > maxSharedContent || desc.Digest.Validate() != nil {
+		return nil, false
+	}
+	b, _, err := s.shared.Get(ctx, ContentKey(s.scope[0], s.scope[1], key))
+	if err != nil || int64(len(b)) != desc.Size || desc.Digest.Algorithm().FromBytes(b) != desc.Digest {
+		return nil, false
+	}
+	return b, true
 }
 
 func (s *Store) observe(hit bool) {

@@ -48,13 +48,14 @@ func TestStoreSharesTagResolutions(t *testing.T) {
 	if _, ok := second.CachedResolve(tag); !ok {
 		t.Error("a resolution read from the shared tier is not kept in memory")
 	}
-	if _, ok := shared.entries[TagKey("sha256:config", "", tag.String())]; !ok || len(shared.entries) != 1 {
-		t.Errorf("shared entries %v; want one, under TagKey", shared.entries)
+	_, fresh := shared.entries[TagKey("sha256:config", "", tag.String())]
+	if _, last := shared.entries[LastTagKey("sha256:config", "", tag.String())]; !fresh || !last || len(shared.entries) != 2 {
+		t.Errorf("shared entries %v; want two, under TagKey and LastTagKey", shared.entries)
 	}
 
 	// A digest reference is not a tag: nothing is shared.
 	pinned := registry.Reference{Registry: "r.example", Repository: "app", Reference: want.Digest.String()}
-	if _, err := second.Resolve(ctx, pinned); err != nil || secondNext.n != 1 || len(shared.entries) != 1 {
+	if _, err := second.Resolve(ctx, pinned); err != nil || secondNext.n != 1 || len(shared.entries) != 2 {
 		t.Errorf("digest reference: %v, %d registry resolutions, %d shared entries", err, secondNext.n, len(shared.entries))
 	}
 
@@ -96,4 +97,103 @@ type countingResolver struct {
 func (r *countingResolver) Resolve(context.Context, registry.Reference) (ocispec.Descriptor, error) {
 	r.n++
 	return r.desc, nil
+}
+
+// fakeRegistry is a ratify.Store with one tag, one listing and blobs by
+// digest, counting what it is asked, throttling on demand.
+type fakeRegistry struct {
+	tag       ocispec.Descriptor
+	listing   []ocispec.Descriptor
+	blobs     map[digest.Digest][]byte
+	throttled bool
+	asked     int
+}
+
+func (f *fakeRegistry) Throttling(string) bool { return f.throttled }
+
+func (f *fakeRegistry) Resolve(context.Context, registry.Reference) (ocispec.Descriptor, error) {
+	f.asked++
+	return f.tag, nil
+}
+
+func (f *fakeRegistry) Referrers(context.Context, registry.Reference, ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	f.asked++
+	return f.listing, nil
+}
+
+func (f *fakeRegistry) Fetch(_ context.Context, _ registry.Reference, d ocispec.Descriptor) ([]byte, error) {
+	f.asked++
+	return f.blobs[d.Digest], nil
+}
+
+// TestStoresShareWhatThrottlingRegistriesGave: a replica that never asked
+// a throttling registry for an image reuses what another replica got from
+// it (the tag's last digest, the referrers listing) as it would its own,
+// and content any replica fetched is read from the shared tier, checked
+// against its digest; large content is not shared.
+func TestStoresShareWhatThrottlingRegistriesGave(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{now: time.Now()}
+	shared := &mapShared{c: c, entries: map[string]sharedEntry{}}
+	small := []byte(`{"signature":"envelope"}`)
+	large := []byte(strings.Repeat("x", maxSharedContent+1))
+	smallDesc := ocispec.Descriptor{MediaType: "application/jose+json", Digest: digest.FromBytes(small), Size: int64(len(small))}
+	largeDesc := ocispec.Descriptor{MediaType: "application/spdx+json", Digest: digest.FromBytes(large), Size: int64(len(large))}
+	image := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.Digest("sha256:" + strings.Repeat("a", 64)), Size: 10}
+	reg := &fakeRegistry{tag: image, listing: []ocispec.Descriptor{smallDesc},
+		blobs: map[digest.Digest][]byte{smallDesc.Digest: small, largeDesc.Digest: large}}
+	opts := StoreOptions{ContentBytes: 1 << 20, TagTTL: 500 * time.Millisecond, TagStaleTTL: time.Hour, ReferrersStaleTTL: time.Hour,
+		Shared: shared, ConfigDigest: "sha256:config"}
+	first, second := NewStore(reg, opts), NewStore(reg, opts)
+	repo := registry.Reference{Registry: "r.example", Repository: "app"}
+	tag := registry.Reference{Registry: "r.example", Repository: "app", Reference: "v1"}
+
+	if _, err := first.Resolve(ctx, tag); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Referrers(ctx, repo, image); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []ocispec.Descriptor{smallDesc, largeDesc} {
+		if _, err := first.Fetch(ctx, repo, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reg.asked != 4 {
+		t.Fatalf("first replica asked the registry %d times, want 4", reg.asked)
+	}
+
+	c.Advance(time.Second) // past TagTTL: the tag's fresh entry is gone
+	reg.throttled, reg.asked = true, 0
+	if d, err := second.Resolve(ctx, tag); err != nil || d.Digest != image.Digest {
+		t.Fatalf("second replica, tag: %v %v", d.Digest, err)
+	}
+	if list, err := second.Referrers(ctx, repo, image); err != nil || len(list) != 1 || list[0].Digest != smallDesc.Digest {
+		t.Fatalf("second replica, referrers: %v %v", list, err)
+	}
+	if b, err := second.Fetch(ctx, repo, smallDesc); err != nil || string(b) != string(small) {
+		t.Fatalf("second replica, content: %q %v", b, err)
+	}
+	if reg.asked != 0 {
+		t.Errorf("second replica asked the throttling registry %d times, want none", reg.asked)
+	}
+	if _, err := second.Fetch(ctx, repo, largeDesc); err != nil || reg.asked != 1 {
+		t.Errorf("large content: %v after %d registry requests; want it fetched (never shared)", err, reg.asked)
+	}
+
+	// Content that does not match its digest is fetched from the registry.
+	third := NewStore(reg, opts)
+	key := ContentKey("sha256:config", "", "r.example/app@"+smallDesc.Digest.String())
+	tampered := []byte(`{"signature":"forgeries"}`) // the same size
+	shared.entries[key] = sharedEntry{tampered[:len(small)], c.Now().Add(time.Hour)}
+	reg.asked = 0
+	if b, err := third.Fetch(ctx, repo, smallDesc); err != nil || string(b) != string(small) || reg.asked != 1 {
+		t.Errorf("tampered shared content: %q %v after %d registry requests; want the registry's", b, err, reg.asked)
+	}
+
+	// Not throttling: listings are asked for every time.
+	reg.throttled, reg.asked = false, 0
+	if _, err := NewStore(reg, opts).Referrers(ctx, repo, image); err != nil || reg.asked != 1 {
+		t.Errorf("not throttling: %v after %d registry requests; want the registry asked", err, reg.asked)
+	}
 }

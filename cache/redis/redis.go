@@ -81,7 +81,8 @@ type Options struct {
 	// "hit", "miss", "rejected" (failed its HMAC), "expired" (past the
 	// expiry sealed in it), "too_large", "error" or "skipped" (circuit
 	// open); op "set" with "stored", "too_large", "error" or "skipped".
-	// Calls of the Tags view are ops "tag_get" and "tag_set". Op "claim"
+	// Calls of the Tags view (registry answers: tags, referrers listings,
+	// content) are ops "tag_get" and "tag_set". Op "claim"
 	// (Claim) has "won", "held" (by another replica), "rejected" (a claim
 	// that failed its HMAC or outlived its hold, ignored), "error" or
 	// "skipped".
@@ -150,11 +151,12 @@ func New(opts Options) (*Client, error) {
 	return c, nil
 }
 
-// Tags returns a view of c for tag resolutions (a cache.Shared for
-// cache.StoreOptions): the same server, connections and circuit, entries
-// named "ratify:v1:tag:..." and sealed under keys of their own, so that a
-// verdict can never be read as a tag's digest nor the other way round.
-// Closing either closes both.
+// Tags returns a view of c for what replicas share of registries' answers
+// (a cache.Shared for cache.StoreOptions): tag resolutions, and the last
+// tags, referrers listings and content cache.Store keeps. The same server,
+// connections and circuit; entries named "ratify:v1:tag:..." and sealed
+// under keys of their own, so that a verdict can never be read as a tag's
+// digest nor the other way round. Closing either closes both.
 func (c *Client) Tags() *Client {
 	return &Client{conn: c.conn, keys: deriveKeys(c.opts.Key, tagEntries), what: "tag resolution", getOp: "tag_get", setOp: "tag_set"}
 }

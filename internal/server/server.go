@@ -206,7 +206,7 @@ func New(opts Options) (*Server, error) {
 	storeOpts := cache.StoreOptions{ContentBytes: max(opts.ContentCacheBytes, 0), TagTTL: max(opts.TagTTL, 0),
 		TagStaleTTL: max(opts.TagStaleTTL, 0), ReferrersStaleTTL: max(opts.ReferrersStaleTTL, 0)}
 	if s.shared != nil {
-		storeOpts.Shared = s.shared.Tags() // tags resolved by one replica serve all
+		storeOpts.Shared = s.shared.Tags() // what one replica got from a registry serves all
 	}
 	s.engine = &engine{
 		path:      opts.ConfigPath,

@@ -46,7 +46,7 @@ func newCacheMetrics(reg *prometheus.Registry) *cacheMetrics {
 		}),
 		shared: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ratify_shared_cache_count",
-			Help: "Calls to the shared result cache (Redis), by operation (get, set: verdicts; tag_get, tag_set: tag resolutions) and outcome; outcome rejected counts values that failed their HMAC.",
+			Help: "Calls to the shared result cache (Redis), by operation (get, set: verdicts; tag_get, tag_set: registry answers replicas share, such as tag resolutions; claim: which replica verifies an image) and outcome; outcome rejected counts values that failed their HMAC.",
 		}, []string{"op", "outcome"}),
 	}
 	reg.MustRegister(m.stale, m.shared)
