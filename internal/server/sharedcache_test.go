@@ -256,3 +256,25 @@ func TestReplicasVerifyEachImageOnce(t *testing.T) {
 		t.Errorf("%d referrers listings for two replicas' verification of one image, want 1", n)
 	}
 }
+
+// TestReplicasShareSignatures: a replica verifying an image another one
+// verified before (its verdict expired) lists the referrers itself but
+// reads the signature manifest and envelope the other fetched from Redis.
+func TestReplicasShareSignatures(t *testing.T) {
+	rds := testredis.Start(t, testredis.Options{})
+	shared := RedisOptions{Addr: rds.Addr, HMACKeyFile: writeKeyFile(t, hmacKey)}
+	f := newFixture(t, setup{server: Options{Redis: shared, CacheTTL: time.Microsecond}})
+	t.Cleanup(f.srv.Close)
+	if res, _, itemErr := verifyOne(t, f.srv, f.signed); !res.IsSuccess {
+		t.Fatalf("first replica: %q", itemErr)
+	}
+	second := f.replica(t, Options{Redis: shared, CacheTTL: time.Microsecond})
+	f.reg.Reset()
+	if res, _, itemErr := verifyOne(t, second, f.signed); !res.IsSuccess {
+		t.Fatalf("second replica: %q", itemErr)
+	}
+	if f.reg.Count(http.MethodGet, testregistry.KindReferrers) != 1 || f.reg.Count(http.MethodGet, testregistry.KindManifest) != 0 ||
+		f.reg.Count(http.MethodGet, testregistry.KindBlob) != 0 {
+		t.Errorf("second replica's registry requests %v; want the referrers listing alone", f.reg.Counts())
+	}
+}
