@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -65,6 +66,9 @@ type BuildOptions struct {
 	// of notation verifiers (see notation.Options.HTTPClient); nil means
 	// a client with notation.DefaultHTTPTimeout.
 	RevocationHTTPClient *http.Client
+	// Logger receives what external verifier plugins log and write to
+	// standard error; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Build turns a validated configuration into a ready Executor.
@@ -237,7 +241,7 @@ func buildVerifier(cfg *Config, entry VerifierEntry, opts BuildOptions) (ratify.
 		}
 		return attestation.New(e.config(), attestation.Options{KeyProviders: providers, BaseDir: cfg.Dir})
 	case entry.Plugin != nil:
-		return buildPlugin(cfg, entry.Plugin)
+		return buildPlugin(cfg, entry.Plugin, opts)
 	}
 	if c := entry.Cosign; c != nil {
 		providers := opts.KeyProviders
@@ -291,7 +295,7 @@ func (c *Config) path(p string) string {
 
 // buildPlugin builds an external verifier plugin: the executable named by
 // the entry's type (or name) in verifier.pluginBinDirs.
-func buildPlugin(cfg *Config, e *PluginVerifier) (ratify.Verifier, error) {
+func buildPlugin(cfg *Config, e *PluginVerifier, opts BuildOptions) (ratify.Verifier, error) {
 	store, _ := json.Marshal(cfg.Store.Plugins[0]) // plain fields always marshal
 	return plugin.New(plugin.Config{Name: e.Name, Type: e.Type, ArtifactTypes: plugin.List(e.ArtifactTypes),
 		NestedReferences: plugin.List(e.NestedReferences), Entry: e.Raw}, plugin.Options{
@@ -299,5 +303,6 @@ func buildPlugin(cfg *Config, e *PluginVerifier) (ratify.Verifier, error) {
 		BaseDir:       cfg.Dir,
 		Version:       cfg.Verifier.Version,
 		Store:         plugin.StoreConfig{Version: cfg.Store.Version, PluginBinDirs: cfg.Store.PluginBinDirs, Store: store},
+		Logger:        opts.Logger,
 	})
 }

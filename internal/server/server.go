@@ -223,6 +223,7 @@ func New(opts Options) (*Server, error) {
 			Tracer:             stages.ExecutorTracer(),
 			RevocationHTTPClient: &http.Client{Timeout: notation.DefaultHTTPTimeout,
 				Transport: stages.Transport(netguard.Transport())},
+			Logger: s.log,
 		},
 	}
 	if _, err := s.engine.load(); err != nil {
