@@ -2,7 +2,7 @@
 // on a Redis server, so that replicas of the provider answer a key that
 // any of them verified, and of its tag cache (Client.Tags), so that a tag
 // one of them resolved is not resolved again at the registry by the
-// others. It speaks RESP2 through go-redis to one server.
+// others. It speaks RESP2 through go-redis to one server, over TCP or TLS.
 //
 // Every value is sealed with HMAC-SHA256 (RFC 2104) under a key only the
 // replicas hold: the MAC covers the cache key and the value and its
@@ -25,9 +25,11 @@ package redis
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +60,10 @@ type Options struct {
 	Addr string
 	// Username and Password authenticate to the server (AUTH); empty: none.
 	Username, Password string
+	// TLS, when set, is how to talk TLS to the server (RootCAs nil: the
+	// system's roots); nil: plain TCP. New raises MinVersion to TLS 1.2 and
+	// sets ServerName to Addr's host when empty.
+	TLS *tls.Config
 	// Key is the HMAC secret, at least MinKeyBytes long (see ReadKeyFile).
 	Key []byte
 	// Timeout bounds each call, connecting included (default 100ms, at most
@@ -129,10 +135,15 @@ func New(opts Options) (*Client, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	tlsConfig, err := clientTLS(opts.TLS, opts.Addr)
+	if err != nil {
+		return nil, err
+	}
 	c := &Client{conn: &conn{opts: opts, now: time.Now, leases: deriveKeys(opts.Key, leaseEntries)}, keys: deriveKeys(opts.Key, resultEntries), what: "verdict", getOp: "get", setOp: "set"}
 	c.circuit = &breaker{after: opts.BreakAfter, cool: opts.BreakFor, now: func() time.Time { return c.now() }}
 	c.rdb = redis.NewClient(&redis.Options{
 		Addr: opts.Addr, Username: opts.Username, Password: opts.Password,
+		TLSConfig:                tlsConfig,
 		Protocol:                 2, // plain RESP2: no HELLO, no push notifications
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
@@ -148,6 +159,28 @@ func New(opts Options) (*Client, error) {
 		PoolSize:              32,
 		MaxActiveConns:        64,
 	})
+	return c, nil
+}
+
+// clientTLS returns a copy of c for the server at addr, or nil for plain
+// TCP. TLS 1.2 is the floor rather than 1.3 because 1.2 is what managed
+// Redis services all offer (Azure Cache for Redis requires at least 1.2).
+// The name checked against the server's certificate is addr's host unless c
+// names another: crypto/tls's dialer infers it too, but only through the
+// dialer go-redis happens to use.
+func clientTLS(c *tls.Config, addr string) (*tls.Config, error) {
+	if c == nil {
+		return nil, nil
+	}
+	c = c.Clone()
+	c.MinVersion = max(c.MinVersion, tls.VersionTLS12)
+	if c.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil || host == "" {
+			return nil, fmt.Errorf("redis: address %q names no host to check the server's certificate against: %w", addr, errdef.ErrInvalidConfig)
+		}
+		c.ServerName = host
+	}
 	return c, nil
 }
 

@@ -61,7 +61,9 @@ for --cache-negative-ttl, in memory; with --cache-type redis also through
 Redis, so that replicas answer what any of them verified (values authenticated
 with the key in --cache-hmac-key-file). Errors are never reused.`,
 		Example: `  ratify serve --http :6001 -c config.json --cert-dir /usr/local/tls --ca-cert-file /usr/local/tls/client-ca/ca.crt
-  ratify serve -c config.json --cache-type redis --cache-address redis:6379 --cache-hmac-key-file /run/secrets/ratify-cache/hmac-key`,
+  ratify serve -c config.json --cache-type redis --cache-address redis:6379 --cache-hmac-key-file /run/secrets/ratify-cache/hmac-key
+  ratify serve -c config.json --cache-type redis --cache-address NAME.redis.cache.windows.net:6380 --cache-redis-tls \
+    --cache-password-file /run/secrets/ratify-cache/password --cache-hmac-key-file /run/secrets/ratify-cache/hmac-key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if metricsType != "prometheus" {
@@ -140,6 +142,8 @@ with the key in --cache-hmac-key-file). Errors are never reused.`,
 	f.StringVar(&opts.Redis.PasswordFile, "cache-password-file", "", "file holding the Redis password, with --cache-type redis")
 	f.StringVar(&opts.Redis.HMACKeyFile, "cache-hmac-key-file", "", "file holding the secret (32 bytes or more) that authenticates results in Redis; required with --cache-type redis")
 	f.DurationVar(&opts.Redis.Timeout, "cache-redis-timeout", redis.DefaultTimeout, "bound on each call to Redis (at most 1s); Redis slower than this is skipped")
+	f.BoolVar(&opts.Redis.TLS, "cache-redis-tls", false, "connect to Redis with TLS (system roots unless --cache-redis-ca-file)")
+	f.StringVar(&opts.Redis.CAFile, "cache-redis-ca-file", "", "PEM file of the CAs trusted to have issued Redis's certificate, instead of the system roots; implies --cache-redis-tls")
 	f.DurationVar(&opts.TagTTL, "tag-cache-ttl", 5*time.Second, "how long a tag's digest is reused")
 	f.DurationVar(&opts.TagStaleTTL, "tag-cache-stale-ttl", time.Minute, "how long a tag's last digest is used when the registry cannot be asked (unavailable, throttling); negative: never")
 	f.DurationVar(&opts.ReferrersStaleTTL, "referrers-cache-stale-ttl", time.Minute, "while a registry throttles, how long an image's last referrers listing is used instead of listing again (verification still runs); negative: never")
@@ -156,7 +160,7 @@ func cacheFlags(cmd *cobra.Command, opts *server.Options, cacheType string, enab
 	invalid := func(format string, args ...any) error {
 		return fmt.Errorf(format+": %w", append(args, errdef.ErrInvalidConfig)...)
 	}
-	redisFlags := []string{"cache-address", "cache-password-file", "cache-hmac-key-file", "cache-redis-timeout"}
+	redisFlags := []string{"cache-address", "cache-password-file", "cache-hmac-key-file", "cache-redis-timeout", "cache-redis-tls", "cache-redis-ca-file"}
 	switch cacheType {
 	case "ristretto", "memory":
 		for _, name := range redisFlags {

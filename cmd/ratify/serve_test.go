@@ -30,6 +30,8 @@ func TestServeCacheFlagsChecked(t *testing.T) {
 		"redis, caching off":   {"--cache-type", "redis", "--cache-address", "127.0.0.1:6379", "--cache-hmac-key-file", key, "--cache-enabled=false"},
 		"redis, slow timeout":  {"--cache-type", "redis", "--cache-address", "127.0.0.1:6379", "--cache-hmac-key-file", key, "--cache-redis-timeout", "2s"},
 		"address, memory type": {"--cache-address", "127.0.0.1:6379"},
+		"TLS, memory type":     {"--cache-redis-tls"},
+		"CA file, memory type": {"--cache-type", "memory", "--cache-redis-ca-file", key},
 		"stale window":         {"--cache-stale-ttl", "11m"},
 	} {
 		cmd := newServeCommand()
@@ -45,8 +47,9 @@ func TestServeCacheFlagsChecked(t *testing.T) {
 }
 
 // TestServeSharesResultsThroughRedis runs two `ratify serve` processes on
-// one Redis: the second answers an image the first verified without a
-// request to the registry.
+// one Redis, over TLS with a password as managed Redis services want: the
+// second answers an image the first verified without a request to the
+// registry.
 func TestServeSharesResultsThroughRedis(t *testing.T) {
 	bin, err := testratify.Build()
 	if err != nil {
@@ -65,7 +68,8 @@ func TestServeSharesResultsThroughRedis(t *testing.T) {
 	reg.Sign(t, "app/signed", image, leaf)
 	subject := reg.Host() + "/app/signed@" + image.Digest.String()
 	config := testratify.WriteConfig(t, testratify.ConfigOptions{CA: []*x509.Certificate{ca.Cert}})
-	rds := testredis.Start(t, testredis.Options{Password: "redis-password"})
+	redisTLS := testredis.NewTLS(t)
+	rds := testredis.Start(t, testredis.Options{Password: "redis-password", TLS: redisTLS})
 	dir := t.TempDir()
 	key, password := filepath.Join(dir, "hmac-key"), filepath.Join(dir, "password")
 	if err := os.WriteFile(key, []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
@@ -77,7 +81,8 @@ func TestServeSharesResultsThroughRedis(t *testing.T) {
 	serve := func() *testratify.Server {
 		return testratify.Serve(t, bin, "serve", "--http", "127.0.0.1:0", "--health-port", "127.0.0.1:0",
 			"--metrics-port", "127.0.0.1:0", "-c", config, "--cache-type", "redis", "--cache-address", rds.Addr,
-			"--cache-password-file", password, "--cache-hmac-key-file", key)
+			"--cache-password-file", password, "--cache-hmac-key-file", key,
+			"--cache-redis-tls", "--cache-redis-ca-file", redisTLS.CAFile, "--cache-redis-timeout", "1s")
 	}
 
 	first := serve()

@@ -2,6 +2,8 @@ package server
 
 import (
 	"cmp"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/openratify/ratify/cache"
 	"github.com/openratify/ratify/cache/redis"
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/limitedfile"
 )
 
 // RedisOptions configure the shared tier of the result cache: replicas
@@ -30,7 +33,17 @@ type RedisOptions struct {
 	HMACKeyFile string
 	// Timeout bounds each call to Redis (default 100ms, at most 1s).
 	Timeout time.Duration
+	// TLS talks TLS to the server, which managed Redis services require,
+	// trusting the system's roots unless CAFile is set.
+	TLS bool
+	// CAFile is a PEM bundle of the CAs trusted, instead of the system's
+	// roots, to have issued the server's certificate; it implies TLS. It is
+	// read once, by New.
+	CAFile string
 }
+
+// maxRedisCABytes bounds the CA bundle of RedisOptions.CAFile.
+const maxRedisCABytes = 4 << 20
 
 // cacheMetrics are the result cache's metrics beyond the hit counter.
 type cacheMetrics struct {
@@ -97,15 +110,39 @@ func (s *Server) newRedis(o RedisOptions) (*redis.Client, error) {
 			return nil, err
 		}
 	}
+	tlsConfig, err := redisTLS(o)
+	if err != nil {
+		return nil, err
+	}
 	c, err := redis.New(redis.Options{
-		Addr: o.Addr, Password: password, Key: key, Timeout: o.Timeout,
+		Addr: o.Addr, Password: password, Key: key, Timeout: o.Timeout, TLS: tlsConfig,
 		Logger: s.log.With("component", "shared-cache"), Observe: s.cacheMetrics.sharedCall,
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("sharing verification results and tag resolutions through Redis", "addr", o.Addr, "timeout", cmp.Or(o.Timeout, redis.DefaultTimeout))
+	s.log.Info("sharing verification results and tag resolutions through Redis", "addr", o.Addr, "timeout", cmp.Or(o.Timeout, redis.DefaultTimeout), "tls", tlsConfig != nil)
 	return c, nil
+}
+
+// redisTLS returns the TLS configuration of o, nil for plain TCP. Errors
+// name the flag that gave the file.
+func redisTLS(o RedisOptions) (*tls.Config, error) {
+	if !o.TLS && o.CAFile == "" {
+		return nil, nil
+	}
+	if o.CAFile == "" {
+		return &tls.Config{MinVersion: tls.VersionTLS12}, nil // the system's roots
+	}
+	data, err := limitedfile.Read(o.CAFile, maxRedisCABytes)
+	pool := x509.NewCertPool()
+	if err == nil && !pool.AppendCertsFromPEM(data) {
+		err = fmt.Errorf("%s holds no PEM certificate", o.CAFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--cache-redis-ca-file: %w: %w", err, errdef.ErrInvalidConfig)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}, nil
 }
 
 // closeShared closes the connections to the shared tier, once.

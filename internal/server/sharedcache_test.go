@@ -191,6 +191,26 @@ func TestRedisSharedBetweenServers(t *testing.T) {
 	}
 }
 
+// TestRedisTLSSharedBetweenServers: servers trusting the CA of a Redis that
+// speaks TLS share verdicts through it.
+func TestRedisTLSSharedBetweenServers(t *testing.T) {
+	files := testredis.NewTLS(t)
+	rds := testredis.Start(t, testredis.Options{TLS: files})
+	// The longest timeout: a slow handshake on a busy machine is not what
+	// this tests.
+	shared := RedisOptions{Addr: rds.Addr, HMACKeyFile: writeKeyFile(t, hmacKey), CAFile: files.CAFile, Timeout: time.Second}
+	f := newFixture(t, setup{server: Options{Redis: shared}})
+	t.Cleanup(f.srv.Close)
+	if res, _, _ := verifyOne(t, f.srv, f.signed); !res.IsSuccess {
+		t.Fatal("signed image failed")
+	}
+	second := f.replica(t, Options{Redis: shared})
+	f.reg.Reset()
+	if res, _, _ := verifyOne(t, second, f.signed); !res.IsSuccess || f.reg.Total() != 0 {
+		t.Errorf("second server: success %v after %d registry requests; want the first one's verdict from Redis over TLS", res.IsSuccess, f.reg.Total())
+	}
+}
+
 func TestCacheOptionsChecked(t *testing.T) {
 	f := newFixture(t, setup{})
 	key := writeKeyFile(t, hmacKey)
@@ -201,11 +221,15 @@ func TestCacheOptionsChecked(t *testing.T) {
 		"Redis, no key file":     {Redis: RedisOptions{Addr: "127.0.0.1:1", HMACKeyFile: filepath.Join(t.TempDir(), "none")}},
 		"Redis, slow timeout":    {Redis: RedisOptions{Addr: "127.0.0.1:1", HMACKeyFile: key, Timeout: 5 * time.Second}},
 		"Redis, caching off":     {CacheTTL: -1, NegativeCacheTTL: -1, Redis: RedisOptions{Addr: "127.0.0.1:1", HMACKeyFile: key}},
+		"Redis, CA a directory":  {Redis: RedisOptions{Addr: "127.0.0.1:1", HMACKeyFile: key, TLS: true, CAFile: t.TempDir()}},
+		"Redis, CA not PEM":      {Redis: RedisOptions{Addr: "127.0.0.1:1", HMACKeyFile: key, CAFile: writeKeyFile(t, "not a certificate\n")}},
 	} {
 		opts.ConfigPath = f.config
 		opts.Logger = slog.New(slog.DiscardHandler)
 		if _, err := New(opts); !errors.Is(err, errdef.ErrInvalidConfig) {
 			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
+		} else if opts.Redis.CAFile != "" && !strings.Contains(err.Error(), "--cache-redis-ca-file") {
+			t.Errorf("%s: %q does not name the flag", name, err)
 		}
 	}
 	if cache.MaxStaleTTL != 10*time.Minute {

@@ -1,7 +1,7 @@
 // Package testredis runs a real Redis server (Debian's redis-server) for
 // one test: on a free loopback port, in a temporary directory, with no
-// persistence, stopped when the test ends. Tests that share verification
-// results through cache/redis use it.
+// persistence, over plain TCP or TLS (NewTLS), stopped when the test ends.
+// Tests that share verification results through cache/redis use it.
 //
 // The server is $RATIFY_TEST_REDIS when set (mk/redis.mk sets it), else
 // redis-server on $PATH. It never skips: a missing server fails the test
@@ -10,6 +10,7 @@ package testredis
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -32,10 +33,14 @@ const EnvRedis = "RATIFY_TEST_REDIS"
 // that a busy machine never fails a test; it only stops a hung process.
 const StartDeadline = time.Minute
 
-// Options configure a server. The zero value needs no password.
+// Options configure a server. The zero value needs no password and speaks
+// plain TCP.
 type Options struct {
 	// Password, when set, is required of clients (requirepass).
 	Password string
+	// TLS, when set, makes the server speak TLS only, with these files
+	// (NewTLS makes them); clients need no certificate of their own.
+	TLS *TLSFiles
 }
 
 // Server is a running redis-server.
@@ -119,6 +124,11 @@ func (s *Server) start(port string) error {
 	if s.opts.Password != "" {
 		args = append(args, "--requirepass", s.opts.Password)
 	}
+	if f := s.opts.TLS; f != nil {
+		args[1] = "0" // no plain TCP
+		args = append(args, "--tls-port", port, "--tls-cert-file", f.CertFile, "--tls-key-file", f.KeyFile,
+			"--tls-ca-cert-file", f.CAFile, "--tls-auth-clients", "no")
+	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
 	stdout, err := cmd.StdoutPipe()
@@ -200,13 +210,18 @@ func (s *Server) Log() string {
 	return s.log.String()
 }
 
-// Client returns a go-redis client of the server, closed when t ends.
-// Tests use it to read and rewrite what the code under test stored,
-// without going through that code.
+// Client returns a go-redis client of the server (trusting Options.TLS's
+// CA when the server speaks TLS), closed when t ends. Tests use it to read
+// and rewrite what the code under test stored, without going through that
+// code.
 func (s *Server) Client(t testing.TB) *redis.Client {
 	t.Helper()
+	var tlsConfig *tls.Config
+	if s.opts.TLS != nil {
+		tlsConfig = s.opts.TLS.Config(t)
+	}
 	c := redis.NewClient(&redis.Options{
-		Addr: s.Addr, Password: s.opts.Password, Protocol: 2, DisableIdentity: true,
+		Addr: s.Addr, Password: s.opts.Password, Protocol: 2, DisableIdentity: true, TLSConfig: tlsConfig,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
 	t.Cleanup(func() { _ = c.Close() })

@@ -6,6 +6,9 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 func TestBinaryMissingSaysHowToInstall(t *testing.T) {
@@ -38,5 +41,18 @@ func TestStartStopRestart(t *testing.T) {
 	s.Restart(t)
 	if n, err := c.Exists(ctx, "k").Result(); err != nil || n != 0 {
 		t.Errorf("after Restart: EXISTS k = %d, %v; want an empty server", n, err)
+	}
+}
+
+func TestTLS(t *testing.T) {
+	s := Start(t, Options{TLS: NewTLS(t)})
+	if err := s.Client(t).Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("PING over TLS: %v\n%s", err, s.Log())
+	}
+	plain := redis.NewClient(&redis.Options{Addr: s.Addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
+	defer plain.Close()
+	if err := plain.Ping(context.Background()).Err(); err == nil {
+		t.Error("the TLS server answers plain TCP")
 	}
 }

@@ -3,6 +3,7 @@ package chart
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -134,6 +135,64 @@ func TestRedisCacheOwnSecret(t *testing.T) {
 	d, c = deployment(t, m)
 	if v, vm := volume(t, d, c, "cache-secrets"); v != nil || vm != nil || m.has("Secret", "ratify-cache-hmac") {
 		t.Errorf("the defaults render the shared cache: volume %+v, mount %+v", v, vm)
+	}
+}
+
+// TestRedisCacheTLSValues: provider.cache.redis.tls renders
+// --cache-redis-tls and, with caSecret, mounts the CA of the user's Secret
+// read-only where --cache-redis-ca-file names it; ratify accepts both and,
+// run as its pod would (chartServe), stores results in a Redis that speaks
+// TLS only. tls.enabled alone trusts the system's roots: no CA is mounted.
+func TestRedisCacheTLSValues(t *testing.T) {
+	im := newImages(t)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, im.rootPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	redisTLS := testredis.NewTLS(t)
+	redisCA := must(os.ReadFile(redisTLS.CAFile))(t)
+	rds := testredis.Start(t, testredis.Options{TLS: redisTLS})
+	m := render(t, "--set-file", "notationCerts[0]="+caFile, "--set", "oras.useHttp=true",
+		"--set", "provider.cache.type=redis", "--set", "provider.cache.redis.address="+rds.Addr,
+		"--set", "provider.cache.redis.timeout=1s", "--set", "provider.cache.redis.tls.enabled=true",
+		"--set", "provider.cache.redis.tls.caSecret.name=redis-ca", "--set", "provider.cache.redis.tls.caSecret.key=ca.pem")
+	d, c := deployment(t, m)
+	at := slices.Index(c.Args, "--cache-hmac-key-file=/usr/local/ratify-cache/hmac-key")
+	want := []string{"--cache-redis-tls", "--cache-redis-ca-file=/usr/local/ratify-cache/redis-ca.crt", "--cache-redis-timeout=1s"}
+	if at < 0 || len(c.Args) < at+1+len(want) || !slices.Equal(c.Args[at+1:at+1+len(want)], want) {
+		t.Errorf("args %q\nwant %q after the HMAC key file", c.Args, want)
+	}
+	checkServeAccepts(t, c.Args)
+	v, vm := volume(t, d, c, "cache-secrets")
+	if vm == nil || vm.MountPath != "/usr/local/ratify-cache" || !vm.ReadOnly {
+		t.Errorf("cache-secrets mount %+v, want /usr/local/ratify-cache read-only", vm)
+	}
+	caSource := corev1.VolumeProjection{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "redis-ca"},
+		Items: []corev1.KeyToPath{{Key: "ca.pem", Path: "redis-ca.crt"}}}}
+	if v == nil || v.Projected == nil || !slices.ContainsFunc(v.Projected.Sources, func(p corev1.VolumeProjection) bool { return reflect.DeepEqual(p, caSource) }) {
+		t.Errorf("cache-secrets volume %+v\nlacks the projected source %+v", v, caSource)
+	}
+
+	srv := chartServe(t, writePodFiles(t, m), m, map[string]map[string][]byte{"redis-ca": {"ca.pem": redisCA}})
+	if !providerVerify(t, srv, im.signed(t, "app", "v1", im.signer)) {
+		t.Fatalf("the replica did not pass the signed image:\n%s", srv.Log())
+	}
+	resp, err := http.Get("http://" + srv.Metrics(t) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if metrics := string(must(io.ReadAll(resp.Body))(t)); !strings.Contains(metrics, `ratify_shared_cache_count{op="set",outcome="stored"}`) {
+		t.Errorf("the replica stored nothing in Redis over TLS:\n%s\n%s", metrics, srv.Log())
+	}
+
+	d, c = deployment(t, render(t, "--set", "provider.cache.type=redis", "--set", "provider.cache.redis.address=r.redis.cache.windows.net:6380",
+		"--set", "provider.cache.redis.tls.enabled=true"))
+	if !slices.Contains(c.Args, "--cache-redis-tls") || slices.ContainsFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--cache-redis-ca-file") }) {
+		t.Errorf("tls.enabled alone: args %q, want --cache-redis-tls and no CA file", c.Args)
+	}
+	if v, _ := volume(t, d, c, "cache-secrets"); v == nil || v.Projected == nil || len(v.Projected.Sources) != 1 {
+		t.Errorf("tls.enabled alone: cache-secrets volume %+v, want the HMAC key only", v)
 	}
 }
 

@@ -32,7 +32,7 @@ the replica count. The message says what to set instead.
 {{- $type }}
 {{- end }}
 
-{{/* ratify.cacheSecretsDir: where the pod finds the HMAC key and the Redis password. */}}
+{{/* ratify.cacheSecretsDir: where the pod finds the HMAC key, the Redis password and Redis's CA. */}}
 {{- define "ratify.cacheSecretsDir" -}}/usr/local/ratify-cache{{- end }}
 
 {{/*
@@ -62,6 +62,13 @@ the optional cache windows, one "- ARG" line each (nothing with the defaults).
 {{- if dig "passwordSecret" "name" "" $redis }}
 - --cache-password-file={{ include "ratify.cacheSecretsDir" . }}/password
 {{- end }}
+{{- $caSecret := dig "tls" "caSecret" "name" "" $redis }}
+{{- if or (dig "tls" "enabled" false $redis) $caSecret }}
+- --cache-redis-tls
+{{- end }}
+{{- if $caSecret }}
+- --cache-redis-ca-file={{ include "ratify.cacheSecretsDir" . }}/redis-ca.crt
+{{- end }}
 {{- with $redis.timeout }}
 - --cache-redis-timeout={{ . }}
 {{- end }}
@@ -77,13 +84,15 @@ the optional cache windows, one "- ARG" line each (nothing with the defaults).
 {{/*
 ratify.cacheVolume: with the redis cache, the projected volume
 "cache-secrets" (mounted at ratify.cacheSecretsDir): hmac-key from the HMAC
-Secret and, when given, password from provider.cache.redis.passwordSecret.
-Both Secrets live in the release's namespace.
+Secret and, when given, password from provider.cache.redis.passwordSecret
+and redis-ca.crt from provider.cache.redis.tls.caSecret. The Secrets live in
+the release's namespace.
 */}}
 {{- define "ratify.cacheVolume" -}}
 {{- if eq (include "ratify.cacheType" .) "redis" }}
 {{- $hmac := include "ratify.cacheHMACSecret" . | fromYaml }}
 {{- $password := dig "redis" "passwordSecret" dict .Values.provider.cache }}
+{{- $ca := dig "redis" "tls" "caSecret" dict .Values.provider.cache }}
 - name: cache-secrets
   projected:
     sources:
@@ -98,6 +107,13 @@ Both Secrets live in the release's namespace.
           items:
             - key: {{ $password.key | default "redis-password" }}
               path: password
+      {{- end }}
+      {{- if $ca.name }}
+      - secret:
+          name: {{ $ca.name }}
+          items:
+            - key: {{ $ca.key | default "ca.crt" }}
+              path: redis-ca.crt
       {{- end }}
 {{- end }}
 {{- end }}
