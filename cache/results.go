@@ -277,8 +277,16 @@ func (r *Results) claim(ctx context.Context, key string) (Answer, func(), error)
 	}
 	t := time.NewTimer(claimPollMin)
 	defer t.Stop()
-	for wait := claimPollMin; ; wait = min(2*wait, claimPollMax) {
+	for wait, waited := claimPollMin, false; ; wait, waited = min(2*wait, claimPollMax), true {
 		release, won, err := c.Claim(ctx, key, hold)
+		if won && waited {
+			// The replica that held the claim may have written its verdict
+			// and let go since this one last looked.
+			if a, ok := r.fromShared(ctx, key); ok {
+				release()
+				return a, nil, nil
+			}
+		}
 		if won || err != nil {
 			return Answer{}, release, nil
 		}

@@ -342,11 +342,16 @@ type claimingShared struct {
 	claimed map[string]bool
 	held    int   // claims refused because another held them
 	err     error // every Claim fails with it when set
+	// before, when set, runs at the start of every Claim, with s.mu held.
+	before func()
 }
 
 func (s *claimingShared) Claim(_ context.Context, key string, _ time.Duration) (func(), bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.before != nil {
+		s.before()
+	}
 	if s.err != nil {
 		return func() {}, false, s.err
 	}
@@ -462,5 +467,29 @@ func TestCloseEndsWaitForAnotherReplica(t *testing.T) {
 	r.Close()
 	if err := <-errs; !errors.Is(err, context.Canceled) {
 		t.Fatalf("waiting replica after Close: %v, want context.Canceled", err)
+	}
+}
+
+// TestClaimWonAfterTheVerdictArrived: a replica that finds the claim free
+// after waiting for it looks for the verdict again before verifying: the
+// claimant may have written it and let go since the last look.
+func TestClaimWonAfterTheVerdictArrived(t *testing.T) {
+	c := &clock{now: time.Unix(1000, 0)}
+	shared := &claimingShared{mapShared: &mapShared{c: c, entries: map[string]sharedEntry{}}, claimed: map[string]bool{"k": true}}
+	claims := 0
+	shared.before = func() {
+		if claims++; claims == 2 { // the claimant finishes just before the second look
+			shared.entries["k"] = sharedEntry{[]byte(`{"version":"0.2.0","isSuccess":true}`), c.Now().Add(time.Minute)}
+			delete(shared.claimed, "k")
+		}
+	}
+	r := withClock(newResults(t, ResultsOptions{TTL: time.Minute, Bytes: 1 << 20, Shared: shared}), c)
+	v := &verifier{}
+	a, err := r.Do(context.Background(), "k", time.Minute, v.returns(failing, nil))
+	if err != nil || a.Source != SourceShared || !a.Result.IsSuccess || v.Calls() != 0 {
+		t.Fatalf("%+v %v after %d verifications; want the claimant's verdict", a, err, v.Calls())
+	}
+	if shared.claimed["k"] {
+		t.Error("the claim won only to read the verdict was not let go")
 	}
 }
