@@ -49,13 +49,24 @@ func (c *Client) Claim(ctx context.Context, cacheKey string, hold time.Duration)
 	value := c.leases.seal(cacheKey, []byte(rand.Text()), c.now().Add(hold))
 	callCtx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	// SET NX GET: sets the claim if there is none, else returns the holder's.
-	held, err := c.rdb.SetArgs(callCtx, name, value, redis.SetArgs{Mode: "NX", TTL: min(hold, c.opts.LeaseTTL), Get: true}).Result()
-	switch {
-	case errors.Is(err, redis.Nil): // there was none: ours now
+	// SET NX, then GET of the holder's claim: SET's GET option would save
+	// a round trip, but only Redis 7 takes it with NX, and managed Redis
+	// services still run 6.
+	set, err := c.rdb.SetNX(callCtx, name, value, min(hold, c.opts.LeaseTTL)).Result()
+	if err != nil {
+		return noop, false, c.failed(ctx, "claim", err)
+	}
+	if set {
 		c.succeeded()
 		c.observe("claim", "won")
 		return c.keepClaim(name, value, hold), true, nil
+	}
+	held, err := c.rdb.Get(callCtx, name).Result()
+	switch {
+	case errors.Is(err, redis.Nil): // let go of since: ask again on the next look
+		c.succeeded()
+		c.observe("claim", "held")
+		return noop, false, nil
 	case err != nil:
 		return noop, false, c.failed(ctx, "claim", err)
 	}
