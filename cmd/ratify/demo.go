@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -159,22 +160,28 @@ func explain(result ratify.Result, cfg *config.Config) []string {
 		lines = append(lines, line)
 	}
 	if len(result.VerifierReports) == 0 {
-		var required []string
-		for t := range cfg.Policy.Plugin.ArtifactVerificationPolicies {
-			if t != "default" {
-				required = append(required, t)
-			}
-		}
-		lines = append(lines, "no artifact that a configured verifier checks is attached; the policy requires "+orNone(strings.Join(required, ", ")))
+		lines = append(lines, nothingAttached(cfg, nil))
 	}
 	return lines
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "at least one"
+// nothingAttached says why a subject with no reports failed: no artifact
+// of the types asked for (all, if none) that a verifier checks.
+func nothingAttached(cfg *config.Config, asked []string) string {
+	if len(asked) > 0 {
+		return "no artifact of type " + strings.Join(asked, ", ") + " that a configured verifier checks is attached"
 	}
-	return s
+	var required []string
+	for t := range cfg.Policy.Plugin.ArtifactVerificationPolicies {
+		if t != "default" {
+			required = append(required, t)
+		}
+	}
+	slices.Sort(required)
+	if len(required) == 0 {
+		return "no artifact that a configured verifier checks is attached; the policy requires at least one"
+	}
+	return "no artifact that a configured verifier checks is attached; the policy requires " + strings.Join(required, ", ")
 }
 
 // startDemoRegistry serves an in-memory registry on a free loopback port.

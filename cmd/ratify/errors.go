@@ -19,9 +19,14 @@ const (
 
 // verificationFailedError is returned by commands whose subject was verified
 // and failed: the run worked, the answer is "no".
-type verificationFailedError struct{ subject string }
+// reason, when set, says why in a way the printed result does not (a
+// subject with nothing attached has no report to read it from).
+type verificationFailedError struct{ subject, reason string }
 
 func (e *verificationFailedError) Error() string {
+	if e.reason != "" {
+		return e.subject + " failed verification: " + e.reason
+	}
 	return e.subject + " failed verification"
 }
 
@@ -33,11 +38,11 @@ var hints = []struct {
 }{
 	{plugin.ErrFailed, "the external verifier plugin failed, not the registry: check the plugin, its output and its logs"},
 	{errdef.ErrInvalidReference, "give an image reference such as registry.example/repo:tag or registry.example/repo@sha256:<digest>"},
-	{errdef.ErrInvalidConfig, "fix the configuration file (see README.md, \"config.json\")"},
+	{errdef.ErrInvalidConfig, "fix the configuration: config.json or the command's flags (see README.md)"},
 	{errdef.ErrNotFound, "check the repository, tag or digest"},
 	{errdef.ErrUnauthorized, "log in with `docker login` or configure store.plugins[0].authProvider"},
 	{errdef.ErrTimeout, "the registry or revocation servers were too slow; raise --timeout"},
-	{errdef.ErrRegistryUnavailable, "check the registry address, the network, and useHttp for plain-HTTP registries"},
+	{errdef.ErrRegistryUnavailable, "check the registry address, the network, and plain HTTP (useHttp in config.json; --plain-http without one)"},
 	{errdef.ErrTrustMaterialUnavailable, "trust material could not be read (a key vault or the Sigstore TUF repository down or refusing); nothing it holds is trusted until it answers"},
 	{errdef.ErrSizeExceedsLimit, "the registry served more than ratify accepts; the artifact may be malicious"},
 	{errdef.ErrInvalidContent, "the registry served malformed content"},

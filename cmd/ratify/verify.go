@@ -59,7 +59,11 @@ Exit codes: 0 passed, 1 failed verification, 2 could not be verified.`,
 				fmt.Fprintln(cmd.OutOrStdout(), string(out))
 			}
 			if !result.IsSuccess {
-				return &verificationFailedError{subject: subject}
+				failed := &verificationFailedError{subject: subject}
+				if len(result.VerifierReports) == 0 {
+					failed.reason = nothingAttached(cfg, artifactTypes)
+				}
+				return failed
 			}
 			return nil
 		},
@@ -67,7 +71,7 @@ Exit codes: 0 passed, 1 failed verification, 2 could not be verified.`,
 	cmd.Flags().StringVarP(&subject, "subject", "s", "", "image reference to verify (registry/repository:tag or @sha256:digest)")
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "config.json path (default $RATIFY_CONFIG/config.json or ~/.ratify/config.json)")
 	cmd.Flags().StringSliceVarP(&artifactTypes, "artifactType", "t", nil, "verify only referrers of this artifact type (repeatable)")
-	cmd.Flags().BoolVar(&silent, "silent", false, "print nothing; the exit code tells the outcome")
+	cmd.Flags().BoolVar(&silent, "silent", false, "print no result on standard output; the exit code tells the outcome (the reason of a failure still goes to standard error)")
 	cmd.Flags().DurationVar(&timeout, "timeout", defaultCLITimeout, "deadline for the whole verification")
 	_ = cmd.MarkFlagRequired("subject")
 	return cmd

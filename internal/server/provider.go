@@ -379,8 +379,8 @@ func resultOf(it item) (ratify.Result, bool) {
 // so it is refused. Tags resolve with the cluster-wide configuration.
 func (s *Server) mutateKey(ctx context.Context, g *generation, namespace, image, traceID string) item {
 	if namespace != "" {
-		return s.keyError("mutate", image, traceID, fmt.Errorf("[%s]%s: mutation keys carry no namespace (Gatekeeper's Assign sends the image as the pod spells it): %w",
-			namespace, image, errdef.ErrInvalidReference))
+		return s.keyError("mutate", "["+namespace+"]"+image, traceID, fmt.Errorf("mutation keys carry no namespace (Gatekeeper's Assign sends the image as the pod spells it): %w",
+			errdef.ErrInvalidReference))
 	}
 	sc, _ := g.scopeFor("")
 	ref, err := pin(ctx, sc, image)

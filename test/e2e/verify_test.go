@@ -53,7 +53,12 @@ func verify(t *testing.T, ref, config string, want int, args ...string) result {
 	if want == exitFailed {
 		wantStderr = "ratify: " + ref + " failed verification\n"
 	}
-	if o.stderr != wantStderr {
+	if want == exitFailed && len(res.VerifierReports) == 0 {
+		// Nothing to read the reason from in the result: stderr says it.
+		if !strings.HasPrefix(o.stderr, "ratify: "+ref+" failed verification: no artifact ") || strings.Count(o.stderr, "\n") != 1 {
+			t.Errorf("stderr = %q, want one line saying nothing checkable is attached", o.stderr)
+		}
+	} else if o.stderr != wantStderr {
 		t.Errorf("stderr = %q, want %q", o.stderr, wantStderr)
 	}
 	return res
