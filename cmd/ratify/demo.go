@@ -137,9 +137,11 @@ A Gatekeeper constraint backed by ratify admits the first pod and refuses the ot
 Next:
   ratify verify -s IMAGE -c config.json   verify your own image (exit 0 passed, 1 failed, 2 could not verify)
   ratify discover -s IMAGE                see what is attached to an image
-  ratify demo --json --keep               the full results, and the demo's config.json to start from
-  README.md                               the config.json format and every command
 `)
+	if !showJSON || !keep {
+		fmt.Fprintf(w, "  ratify demo --json --keep               the full results, and the demo's config.json to start from\n")
+	}
+	fmt.Fprintf(w, "  README.md                               the config.json format and every command\n")
 	if keep {
 		fmt.Fprintf(w, "\nKept: %s\n", dir)
 	}
