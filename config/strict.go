@@ -79,17 +79,17 @@ func decodeValue(data []byte, v reflect.Value, path string) error {
 		if v.Type().Key().Kind() != reflect.String {
 			return decodeLeaf(data, v, path)
 		}
-		var items map[string]json.RawMessage
-		if err := json.Unmarshal(data, &items); err != nil {
+		items, err := objectMembers(data)
+		if err != nil {
 			return typeError(path, "an object", data)
 		}
 		m := reflect.MakeMapWithSize(v.Type(), len(items))
-		for k, item := range items {
+		for _, item := range items {
 			elem := reflect.New(v.Type().Elem()).Elem()
-			if err := decodeValue(item, elem, fmt.Sprintf("%s[%s]", path, strconv.Quote(k))); err != nil {
+			if err := decodeValue(item.raw, elem, fmt.Sprintf("%s[%s]", path, strconv.Quote(item.key))); err != nil {
 				return err
 			}
-			m.SetMapIndex(reflect.ValueOf(k).Convert(v.Type().Key()), elem)
+			m.SetMapIndex(reflect.ValueOf(item.key).Convert(v.Type().Key()), elem)
 		}
 		v.Set(m)
 		return nil
@@ -99,20 +99,57 @@ func decodeValue(data []byte, v reflect.Value, path string) error {
 }
 
 func decodeStruct(data []byte, v reflect.Value, path string) error {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil {
+	fields, err := objectMembers(data)
+	if err != nil {
 		return typeError(path, "an object", data)
 	}
-	for key, raw := range fields {
-		f, ok := fieldByJSONName(v, key)
+	for _, m := range fields {
+		f, ok := fieldByJSONName(v, m.key)
 		if !ok {
-			return fmt.Errorf("%s: unknown field%s: %w", join(path, key), known(v.Type()), errdef.ErrInvalidConfig)
+			return fmt.Errorf("%s: unknown field%s: %w", join(path, m.key), known(v.Type()), errdef.ErrInvalidConfig)
 		}
-		if err := decodeValue(raw, f, join(path, key)); err != nil {
+		if err := decodeValue(m.raw, f, join(path, m.key)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// member is one name and value of a JSON object.
+type member struct {
+	key string
+	raw json.RawMessage
+}
+
+// objectMembers returns the members of the JSON object data in the order
+// they are written, so that of several mistakes the first one written is
+// the one reported, every time. A name given twice is decoded twice, the
+// last one winning, as encoding/json does.
+func objectMembers(data []byte) ([]member, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("not an object")
+	}
+	var out []member
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, err
+		}
+		out = append(out, member{key, raw})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("data after the object")
+	}
+	return out, nil
 }
 
 // fieldByJSONName finds the field of struct v that JSON key names, looking
