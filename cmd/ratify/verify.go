@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -59,11 +60,7 @@ Exit codes: 0 passed, 1 failed verification, 2 could not be verified.`,
 				fmt.Fprintln(cmd.OutOrStdout(), string(out))
 			}
 			if !result.IsSuccess {
-				failed := &verificationFailedError{subject: subject}
-				if len(result.VerifierReports) == 0 {
-					failed.reason = nothingAttached(cfg, artifactTypes)
-				}
-				return failed
+				return &verificationFailedError{subject: subject, reason: failureReason(result, cfg, artifactTypes)}
 			}
 			return nil
 		},
@@ -75,4 +72,23 @@ Exit codes: 0 passed, 1 failed verification, 2 could not be verified.`,
 	cmd.Flags().DurationVar(&timeout, "timeout", defaultCLITimeout, "deadline for the whole verification")
 	_ = cmd.MarkFlagRequired("subject")
 	return cmd
+}
+
+// failureReason says why result failed where its JSON alone does not: which
+// platforms of an index failed, or that nothing checkable is attached. It
+// is empty when the reports say it.
+func failureReason(result ratify.Result, cfg *config.Config, asked []string) string {
+	var failing []string
+	for _, p := range result.Platforms {
+		if !p.IsSuccess {
+			failing = append(failing, p.Platform)
+		}
+	}
+	switch {
+	case len(failing) > 0:
+		return "platform " + strings.Join(failing, ", ") + " failed"
+	case len(result.VerifierReports) == 0 && len(result.Platforms) == 0:
+		return nothingAttached(cfg, asked)
+	}
+	return ""
 }

@@ -112,7 +112,23 @@ func verifyPlatforms(t *testing.T, ref, config string, exit int) platformResult 
 	}
 	wantStderr := ""
 	if exit == exitFailed {
-		wantStderr = "ratify: " + ref + " failed verification\n"
+		wantStderr = "ratify: " + ref + " failed verification"
+		var failing []string
+		for _, p := range res.Platforms {
+			if !p.IsSuccess {
+				failing = append(failing, p.Platform)
+			}
+		}
+		switch {
+		case len(failing) > 0:
+			wantStderr += ": platform " + strings.Join(failing, ", ") + " failed"
+		case len(res.VerifierReports) == 0 && len(res.Platforms) == 0:
+			wantStderr += ": no artifact that a configured verifier checks is attached; the policy requires "
+			if strings.HasPrefix(o.stderr, wantStderr) && strings.Count(o.stderr, "\n") == 1 {
+				return res // and the types it requires
+			}
+		}
+		wantStderr += "\n"
 	}
 	if o.stderr != wantStderr {
 		t.Errorf("stderr %q, want %q", o.stderr, wantStderr)
