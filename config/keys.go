@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -122,7 +123,8 @@ func (c *CertStores) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("expected an object mapping trust store types or names to providers")
 	}
 	out := CertStores{}
-	for key, raw := range top {
+	for _, key := range slices.Sorted(maps.Keys(top)) {
+		raw := top[key]
 		var names []string
 		if err := json.Unmarshal(raw, &names); err == nil {
 			add(out, storeTypeCA, key, names)

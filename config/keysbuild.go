@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
@@ -64,11 +66,12 @@ func certStoresTrustStore(stores CertStores, providers map[string]keys.Provider,
 		return nil, nil
 	}
 	ts := notation.SourceTrustStore{}
-	for typ, byName := range stores {
+	for _, typ := range slices.Sorted(maps.Keys(stores)) {
+		byName := stores[typ]
 		t := truststore.Type(typ)
 		ts[t] = map[string][]notation.CertificateSource{}
-		for name, refs := range byName {
-			for _, ref := range refs {
+		for _, name := range slices.Sorted(maps.Keys(byName)) {
+			for _, ref := range byName[name] {
 				p, ok := providers[ref]
 				switch {
 				case !ok && !deferMissing:

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/openratify/ratify"
@@ -43,7 +45,8 @@ func platformModes(scopes map[string]string) (func(repository string) ratify.Pla
 		return nil, nil
 	}
 	modes := make(map[string]ratify.PlatformMode, len(scopes))
-	for scope, m := range scopes {
+	for _, scope := range slices.Sorted(maps.Keys(scopes)) { // the same mistake reported every time
+		m := scopes[scope]
 		path := fmt.Sprintf("policy.plugin.multiPlatform[%q]", scope)
 		switch mode := ratify.PlatformMode(m); mode {
 		case ratify.PlatformsIndex, ratify.PlatformsAll, ratify.PlatformsEither:

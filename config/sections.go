@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -186,8 +187,8 @@ func (p *PolicySection) validate() error {
 	var err error
 	switch pl.Name {
 	case "configPolicy":
-		for t, rule := range pl.ArtifactVerificationPolicies {
-			if rule != "any" && rule != "all" {
+		for _, t := range slices.Sorted(maps.Keys(pl.ArtifactVerificationPolicies)) {
+			if rule := pl.ArtifactVerificationPolicies[t]; rule != "any" && rule != "all" {
 				return invalid(fmt.Sprintf("policy.plugin.artifactVerificationPolicies[%q]", t), "%q is not \"any\" or \"all\"", rule)
 			}
 		}
@@ -207,9 +208,9 @@ func (p *PolicySection) validate() error {
 	if _, err := platformModes(pl.MultiPlatform); err != nil {
 		return err
 	}
-	for t, sel := range pl.ArtifactSelection {
-		if sel.Newest < 0 {
-			return invalid(fmt.Sprintf("policy.plugin.artifactSelection[%q].newest", t), "%d is negative", sel.Newest)
+	for _, t := range slices.Sorted(maps.Keys(pl.ArtifactSelection)) {
+		if n := pl.ArtifactSelection[t].Newest; n < 0 {
+			return invalid(fmt.Sprintf("policy.plugin.artifactSelection[%q].newest", t), "%d is negative", n)
 		}
 	}
 	return nil
