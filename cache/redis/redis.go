@@ -60,6 +60,11 @@ type Options struct {
 	Addr string
 	// Username and Password authenticate to the server (AUTH); empty: none.
 	Username, Password string
+	// PasswordFunc, when set, gives the password of each new connection
+	// instead of Password, so that a rotated password (a managed Redis's
+	// access key regenerated, its Secret updated) is used from the next
+	// connection on, without a restart.
+	PasswordFunc func() (string, error)
 	// TLS, when set, is how to talk TLS to the server (RootCAs nil: the
 	// system's roots); nil: plain TCP. New raises MinVersion to TLS 1.2 and
 	// sets ServerName to Addr's host when empty.
@@ -141,12 +146,20 @@ func New(opts Options) (*Client, error) {
 	}
 	c := &Client{conn: &conn{opts: opts, now: time.Now, leases: deriveKeys(opts.Key, leaseEntries)}, keys: deriveKeys(opts.Key, resultEntries), what: "verdict", getOp: "get", setOp: "set"}
 	c.circuit = &breaker{after: opts.BreakAfter, cool: opts.BreakFor, now: func() time.Time { return c.now() }}
+	var credentials func(context.Context) (string, string, error)
+	if opts.PasswordFunc != nil {
+		credentials = func(context.Context) (string, string, error) {
+			p, err := opts.PasswordFunc()
+			return opts.Username, p, err
+		}
+	}
 	c.rdb = redis.NewClient(&redis.Options{
 		Addr: opts.Addr, Username: opts.Username, Password: opts.Password,
-		TLSConfig:                tlsConfig,
-		Protocol:                 2, // plain RESP2: no HELLO, no push notifications
-		DisableIdentity:          true,
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		CredentialsProviderContext: credentials,
+		TLSConfig:                  tlsConfig,
+		Protocol:                   2, // plain RESP2: no HELLO, no push notifications
+		DisableIdentity:            true,
+		MaintNotificationsConfig:   &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 		// One attempt per call, each bounded by Timeout: a retry would
 		// only delay the verification that a miss leads to.
 		MaxRetries:            -1,

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -104,9 +105,9 @@ func (s *Server) newRedis(o RedisOptions) (*redis.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	var password string
+	var passwordFunc func() (string, error)
 	if o.PasswordFile != "" {
-		if password, err = redis.ReadPasswordFile(o.PasswordFile); err != nil {
+		if passwordFunc, err = passwordReader(o.PasswordFile); err != nil {
 			return nil, err
 		}
 	}
@@ -115,7 +116,7 @@ func (s *Server) newRedis(o RedisOptions) (*redis.Client, error) {
 		return nil, err
 	}
 	c, err := redis.New(redis.Options{
-		Addr: o.Addr, Password: password, Key: key, Timeout: o.Timeout, TLS: tlsConfig,
+		Addr: o.Addr, PasswordFunc: passwordFunc, Key: key, Timeout: o.Timeout, TLS: tlsConfig,
 		Logger: s.log.With("component", "shared-cache"), Observe: s.cacheMetrics.sharedCall,
 	})
 	if err != nil {
@@ -123,6 +124,27 @@ func (s *Server) newRedis(o RedisOptions) (*redis.Client, error) {
 	}
 	s.log.Info("sharing verification results and tag resolutions through Redis", "addr", o.Addr, "timeout", cmp.Or(o.Timeout, redis.DefaultTimeout), "tls", tlsConfig != nil)
 	return c, nil
+}
+
+// passwordReader reads the password file at path now (an error if it
+// cannot) and returns what reads it again for each new connection to
+// Redis, so that a rotated password is taken up without a restart; a later
+// read that fails gives the last password read.
+func passwordReader(path string) (func() (string, error), error) {
+	first, err := redis.ReadPasswordFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	last := first
+	return func() (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p, err := redis.ReadPasswordFile(path); err == nil {
+			last = p
+		}
+		return last, nil
+	}, nil
 }
 
 // redisTLS returns the TLS configuration of o, nil for plain TCP. Errors

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -300,5 +302,56 @@ func TestReplicasShareSignatures(t *testing.T) {
 	if f.reg.Count(http.MethodGet, testregistry.KindReferrers) != 1 || f.reg.Count(http.MethodGet, testregistry.KindManifest) != 0 ||
 		f.reg.Count(http.MethodGet, testregistry.KindBlob) != 0 {
 		t.Errorf("second replica's registry requests %v; want the referrers listing alone", f.reg.Counts())
+	}
+}
+
+// TestRedisPasswordRotated: when Redis's password changes (a managed
+// Redis's access key regenerated) and the password file with it, the next
+// connection uses the new one, without a restart.
+func TestRedisPasswordRotated(t *testing.T) {
+	rds := testredis.Start(t, testredis.Options{Password: "first password"})
+	passwordFile := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(passwordFile, []byte("first password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Failing verdicts are kept a millisecond: each request verifies and
+	// writes to Redis again.
+	f := newFixture(t, setup{server: Options{NegativeCacheTTL: time.Millisecond,
+		Redis: RedisOptions{Addr: rds.Addr, HMACKeyFile: writeKeyFile(t, hmacKey), PasswordFile: passwordFile}}})
+	t.Cleanup(f.srv.Close)
+	stored := func() int {
+		body := httptestGet(f.srv.metrics.handler(), "/metrics").Body.String()
+		const metric = `ratify_shared_cache_count{op="set",outcome="stored"} `
+		_, v, _ := strings.Cut(body, metric)
+		n, _ := strconv.Atoi(strings.Fields(v + " 0")[0])
+		return n
+	}
+	verifyOne(t, f.srv, f.unsigned)
+	if stored() != 1 {
+		t.Fatal("the verdict was not stored in Redis")
+	}
+
+	// The password changes, the file follows, and Redis drops the
+	// connections made with the old one.
+	admin := rds.Client(t)
+	if err := admin.ConfigSet(context.Background(), "requirepass", "second password").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(passwordFile, []byte("second password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Do(context.Background(), "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// A call or two may still meet a dead connection; then one is dialled
+	// anew, with the password the file holds now.
+	// (Failures may open the client's circuit for 10s: the deadline
+	// outlasts it.)
+	for deadline := time.Now().Add(30 * time.Second); stored() < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no verdict stored with the new password; Redis log:\n%s", rds.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+		verifyOne(t, f.srv, f.unsigned)
 	}
 }
