@@ -154,9 +154,19 @@ func TestStaleVerdictDuringOutage(t *testing.T) {
 	}
 }
 
-func TestRedisSharedBetweenServers(t *testing.T) {
-	rds := testredis.Start(t, testredis.Options{})
-	shared := RedisOptions{Addr: rds.Addr, HMACKeyFile: writeKeyFile(t, hmacKey)}
+// startRedis starts a redis-server with opts and returns it with the
+// RedisOptions of a server sharing results through it.
+func startRedis(t *testing.T, opts testredis.Options) (*testredis.Server, RedisOptions) {
+	t.Helper()
+	rds := testredis.Start(t, opts)
+	return rds, RedisOptions{Addr: rds.Addr, HMACKeyFile: writeKeyFile(t, hmacKey)}
+}
+
+// sharedVerdict has a fixture's server verify the signed image and a second
+// server, sharing Redis through shared, answer it from there without asking
+// the registry; it returns the fixture and the second server.
+func sharedVerdict(t *testing.T, shared RedisOptions) (*fixture, *Server) {
+	t.Helper()
 	f := newFixture(t, setup{server: Options{Redis: shared}})
 	t.Cleanup(f.srv.Close)
 	if res, _, _ := verifyOne(t, f.srv, f.signed); !res.IsSuccess {
@@ -167,6 +177,12 @@ func TestRedisSharedBetweenServers(t *testing.T) {
 	if res, _, _ := verifyOne(t, second, f.signed); !res.IsSuccess || f.reg.Total() != 0 {
 		t.Errorf("second server: success %v after %d registry requests; want the first one's verdict from Redis", res.IsSuccess, f.reg.Total())
 	}
+	return f, second
+}
+
+func TestRedisSharedBetweenServers(t *testing.T) {
+	rds, shared := startRedis(t, testredis.Options{})
+	f, second := sharedVerdict(t, shared)
 	if body := httptestGet(second.metrics.handler(), "/metrics").Body.String(); !strings.Contains(body, `ratify_shared_cache_count{op="get",outcome="hit"} 1`) ||
 		!strings.Contains(body, `ratify_result_cache_count{hit="true"} 1`) {
 		t.Errorf("second server's metrics lack the shared hit:\n%s", body)
@@ -197,20 +213,12 @@ func TestRedisSharedBetweenServers(t *testing.T) {
 // speaks TLS share verdicts through it.
 func TestRedisTLSSharedBetweenServers(t *testing.T) {
 	files := testredis.NewTLS(t)
-	rds := testredis.Start(t, testredis.Options{TLS: files})
+	_, shared := startRedis(t, testredis.Options{TLS: files})
+	shared.CAFile = files.CAFile
 	// The longest timeout: a slow handshake on a busy machine is not what
 	// this tests.
-	shared := RedisOptions{Addr: rds.Addr, HMACKeyFile: writeKeyFile(t, hmacKey), CAFile: files.CAFile, Timeout: time.Second}
-	f := newFixture(t, setup{server: Options{Redis: shared}})
-	t.Cleanup(f.srv.Close)
-	if res, _, _ := verifyOne(t, f.srv, f.signed); !res.IsSuccess {
-		t.Fatal("signed image failed")
-	}
-	second := f.replica(t, Options{Redis: shared})
-	f.reg.Reset()
-	if res, _, _ := verifyOne(t, second, f.signed); !res.IsSuccess || f.reg.Total() != 0 {
-		t.Errorf("second server: success %v after %d registry requests; want the first one's verdict from Redis over TLS", res.IsSuccess, f.reg.Total())
-	}
+	shared.Timeout = time.Second
+	sharedVerdict(t, shared)
 }
 
 func TestCacheOptionsChecked(t *testing.T) {
@@ -244,8 +252,7 @@ func TestCacheOptionsChecked(t *testing.T) {
 // claim and answers with its verdict, and the registry lists the image's
 // referrers once.
 func TestReplicasVerifyEachImageOnce(t *testing.T) {
-	rds := testredis.Start(t, testredis.Options{})
-	shared := RedisOptions{Addr: rds.Addr, HMACKeyFile: writeKeyFile(t, hmacKey)}
+	_, shared := startRedis(t, testredis.Options{})
 	release := make(chan struct{})
 	f := newFixture(t, setup{server: Options{Redis: shared}, registry: hangReferrers(release),
 		config: func(cfg map[string]any) {
@@ -287,8 +294,7 @@ func TestReplicasVerifyEachImageOnce(t *testing.T) {
 // verified before (its verdict expired) lists the referrers itself but
 // reads the signature manifest and envelope the other fetched from Redis.
 func TestReplicasShareSignatures(t *testing.T) {
-	rds := testredis.Start(t, testredis.Options{})
-	shared := RedisOptions{Addr: rds.Addr, HMACKeyFile: writeKeyFile(t, hmacKey)}
+	_, shared := startRedis(t, testredis.Options{})
 	f := newFixture(t, setup{server: Options{Redis: shared, CacheTTL: time.Microsecond}})
 	t.Cleanup(f.srv.Close)
 	if res, _, itemErr := verifyOne(t, f.srv, f.signed); !res.IsSuccess {
@@ -309,7 +315,7 @@ func TestReplicasShareSignatures(t *testing.T) {
 // Redis's access key regenerated) and the password file with it, the next
 // connection uses the new one, without a restart.
 func TestRedisPasswordRotated(t *testing.T) {
-	rds := testredis.Start(t, testredis.Options{Password: "first password"})
+	rds, shared := startRedis(t, testredis.Options{Password: "first password"})
 	passwordFile := filepath.Join(t.TempDir(), "password")
 	if err := os.WriteFile(passwordFile, []byte("first password\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -317,7 +323,7 @@ func TestRedisPasswordRotated(t *testing.T) {
 	// Failing verdicts are kept a millisecond: each request verifies and
 	// writes to Redis again.
 	f := newFixture(t, setup{server: Options{NegativeCacheTTL: time.Millisecond,
-		Redis: RedisOptions{Addr: rds.Addr, HMACKeyFile: writeKeyFile(t, hmacKey), PasswordFile: passwordFile}}})
+		Redis: RedisOptions{Addr: shared.Addr, HMACKeyFile: shared.HMACKeyFile, PasswordFile: passwordFile}}})
 	t.Cleanup(f.srv.Close)
 	stored := func() int {
 		body := httptestGet(f.srv.metrics.handler(), "/metrics").Body.String()

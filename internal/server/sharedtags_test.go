@@ -42,8 +42,7 @@ func tagEntry(t *testing.T, srv *Server, image string) string {
 }
 
 func TestReplicasShareTagResolutions(t *testing.T) {
-	rds := testredis.Start(t, testredis.Options{})
-	shared := RedisOptions{Addr: rds.Addr, HMACKeyFile: writeKeyFile(t, hmacKey)}
+	_, shared := startRedis(t, testredis.Options{})
 	f := newFixture(t, setup{server: Options{Redis: shared}})
 	t.Cleanup(f.srv.Close)
 	tag := f.reg.Host() + "/app/signed:v1"
@@ -79,9 +78,8 @@ func TestReplicasShareTagResolutions(t *testing.T) {
 // as someone who can write to it but lacks the HMAC key would: the signed
 // image's tag pointed at the unsigned image. No server follows them.
 func TestForgedTagResolutionRejected(t *testing.T) {
-	rds := testredis.Start(t, testredis.Options{})
+	rds, shared := startRedis(t, testredis.Options{})
 	rdb := rds.Client(t)
-	shared := RedisOptions{Addr: rds.Addr, HMACKeyFile: writeKeyFile(t, hmacKey)}
 	f := newFixture(t, setup{server: Options{Redis: shared}})
 	t.Cleanup(f.srv.Close)
 	tag := f.reg.Host() + "/app/signed:v1"
@@ -145,8 +143,7 @@ func TestForgedTagResolutionRejected(t *testing.T) {
 }
 
 func TestSharedTagsRedisDown(t *testing.T) {
-	rds := testredis.Start(t, testredis.Options{})
-	shared := RedisOptions{Addr: rds.Addr, HMACKeyFile: writeKeyFile(t, hmacKey)}
+	rds, shared := startRedis(t, testredis.Options{})
 	f := newFixture(t, setup{server: Options{Redis: shared}})
 	t.Cleanup(f.srv.Close)
 	tag := f.reg.Host() + "/app/signed:v1"

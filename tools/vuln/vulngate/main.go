@@ -87,7 +87,14 @@ type verdict struct {
 	Uncalled  int    // advisories in required code that is never called
 }
 
-var errNoScan = errors.New("no govulncheck scan in the input (expected the -format json stream)")
+// What judge refuses: input that is not a govulncheck JSON stream, a scan
+// that cannot tell called code from imported code, a release Go that is no
+// version.
+var (
+	errNoScan    = errors.New("no govulncheck scan in the input (expected the -format json stream)")
+	errScanLevel = errors.New("the scan cannot tell called code from imported code; run govulncheck with -scan symbol")
+	errReleaseGo = errors.New("not a Go version")
+)
 
 // judge reads a govulncheck JSON stream and sorts its findings. releaseGo
 // is the Go version release binaries are built with ("1.26.10" or
@@ -102,7 +109,7 @@ func judge(r io.Reader, releaseGo string) (*verdict, error) {
 		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
-			return nil, fmt.Errorf("reading govulncheck output: %w", err)
+			return nil, fmt.Errorf("reading govulncheck output: %w: %w", err, errNoScan)
 		}
 		switch {
 		case m.Config != nil:
@@ -128,7 +135,7 @@ func judge(r io.Reader, releaseGo string) (*verdict, error) {
 		return nil, errNoScan
 	}
 	if cfg.ScanLevel != "" && cfg.ScanLevel != "symbol" {
-		return nil, fmt.Errorf("scan level %q cannot tell called code from imported code; run govulncheck with -scan symbol", cfg.ScanLevel)
+		return nil, fmt.Errorf("scan level %q: %w", cfg.ScanLevel, errScanLevel)
 	}
 	release := releaseGo
 	if release == "" {
@@ -136,7 +143,7 @@ func judge(r io.Reader, releaseGo string) (*verdict, error) {
 	}
 	releaseSemver := goSemver(release)
 	if !semver.IsValid(releaseSemver) {
-		return nil, fmt.Errorf("release Go version %q is not a Go version", release)
+		return nil, fmt.Errorf("release Go version %q: %w", release, errReleaseGo)
 	}
 
 	out := &verdict{GoVersion: cfg.GoVersion}

@@ -75,13 +75,13 @@ func TestJudgeRefusesWhatIsNotAScan(t *testing.T) {
 	if _, err := judge(stream(osvStd, stdCalled), ""); !errors.Is(err, errNoScan) {
 		t.Errorf("findings without a config: %v, want errNoScan", err)
 	}
-	if _, err := judge(stream("No vulnerabilities found."), ""); err == nil {
-		t.Error("text output accepted")
+	if _, err := judge(stream("No vulnerabilities found."), ""); !errors.Is(err, errNoScan) {
+		t.Errorf("text output: %v, want errNoScan", err)
 	}
-	if _, err := judge(stream(strings.Replace(cfg126, `"symbol"`, `"module"`, 1)), ""); err == nil {
-		t.Error("module-level scan accepted: it cannot tell called code apart")
+	if _, err := judge(stream(strings.Replace(cfg126, `"symbol"`, `"module"`, 1)), ""); !errors.Is(err, errScanLevel) {
+		t.Errorf("module-level scan: %v, want errScanLevel (it cannot tell called code apart)", err)
 	}
-	if _, err := judge(stream(cfg126), "latest"); err == nil {
-		t.Error("release Go \"latest\" accepted")
+	if _, err := judge(stream(cfg126), "latest"); !errors.Is(err, errReleaseGo) {
+		t.Errorf("release Go \"latest\": %v, want errReleaseGo", err)
 	}
 }
