@@ -22,6 +22,7 @@ import (
 
 	"github.com/openratify/ratify"
 	"github.com/openratify/ratify/config"
+	"github.com/openratify/ratify/errdef"
 	"github.com/openratify/ratify/internal/server"
 	"github.com/openratify/ratify/internal/testpki"
 	"github.com/openratify/ratify/internal/testratify"
@@ -323,6 +324,18 @@ func (it item) result(t *testing.T) result {
 // naming want (an errdef sentinel, as its text), or the whole request
 // failed with a system error: never a pass, never a verdict of "unsigned"
 // when want says verification could not be done.
+// wantAllowListRefusals fails t unless every item of a is refused as
+// unauthorized by the registry allow-list.
+func wantAllowListRefusals(t *testing.T, a answer) {
+	t.Helper()
+	wantItemErrors(t, a, errdef.ErrUnauthorized)
+	for _, it := range a.Items {
+		if !strings.Contains(it.Error, "allow-list") {
+			t.Errorf("%q: %q is not the allow-list's refusal", it.Key, it.Error)
+		}
+	}
+}
+
 func wantItemErrors(t *testing.T, a answer, want error) {
 	t.Helper()
 	if a.SystemError != "" {
