@@ -7,11 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/openratify/ratify/errdef"
 	"github.com/openratify/ratify/internal/limitedfile"
+	"github.com/openratify/ratify/internal/testfiles"
 )
 
 // v1Config is a config.json as Ratify v1 users write it.
@@ -148,14 +148,8 @@ func TestLoadDefaultPath(t *testing.T) {
 // not a regular file, is refused rather than read.
 func TestLoadBounded(t *testing.T) {
 	dir := t.TempDir()
-	big := filepath.Join(dir, "big.json")
-	if err := os.WriteFile(big, make([]byte, maxFileBytes+10), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fifo := filepath.Join(dir, "fifo.json")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	big := testfiles.Sized(t, dir, "big.json", maxFileBytes+10)
+	fifo := testfiles.Pipe(t, dir, "fifo.json")
 	for _, tc := range []struct {
 		name, path string
 		err        error

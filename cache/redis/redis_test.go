@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/testfiles"
 	"github.com/openratify/ratify/internal/testredis"
 )
 
@@ -351,10 +351,7 @@ func TestReadKeyFile(t *testing.T) {
 	if err != nil || !bytes.Equal(key, secret) {
 		t.Errorf("ReadKeyFile = %q, %v; want the key without its newline", key, err)
 	}
-	fifo := filepath.Join(dir, "fifo") // opening it blocks until a writer comes
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fifo := testfiles.Pipe(t, dir, "fifo") // opening it blocks until a writer comes
 	for name, path := range map[string]string{
 		"short":   write("short", "too short\n"),
 		"missing": filepath.Join(dir, "none"),

@@ -1,14 +1,13 @@
 package limitedfile
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/testfiles"
 )
 
 func TestRead(t *testing.T) {
@@ -21,14 +20,8 @@ func TestRead(t *testing.T) {
 	if err := os.Symlink(small, link); err != nil {
 		t.Fatal(err)
 	}
-	big := filepath.Join(dir, "big")
-	if err := os.WriteFile(big, bytes.Repeat([]byte("x"), 6), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	big := testfiles.Sized(t, dir, "big", 6)
+	fifo := testfiles.Pipe(t, dir, "fifo")
 	for _, tc := range []struct {
 		name, path string
 		want       string

@@ -16,12 +16,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/openratify/ratify/errdef"
 	"github.com/openratify/ratify/internal/limitedfile"
+	"github.com/openratify/ratify/internal/testfiles"
 )
 
 // tlsCA is a CA for TLS certificates in tests.
@@ -190,17 +190,8 @@ func TestClientCAFileBounded(t *testing.T) {
 	certDir := t.TempDir()
 	writeServerCert(t, newTLSCA(t, "server CA"), certDir)
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo.crt")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	large := filepath.Join(dir, "large.crt")
-	if err := os.WriteFile(large, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(large, maxClientCASize+1); err != nil {
-		t.Fatal(err)
-	}
+	fifo := testfiles.Pipe(t, dir, "fifo.crt")
+	large := testfiles.Sized(t, dir, "large.crt", maxClientCASize+1)
 	for _, tc := range []struct {
 		name, path string
 		err        error

@@ -10,11 +10,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/openratify/ratify/errdef"
 	"github.com/openratify/ratify/internal/limitedfile"
+	"github.com/openratify/ratify/internal/testfiles"
 )
 
 // TestPathsBounded: a path (or a file in a directory) that is not a regular
@@ -37,17 +37,8 @@ func TestPathsBounded(t *testing.T) {
 	if err := os.Mkdir(withPipe, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	fifo := filepath.Join(withPipe, "fifo.pem")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	big := filepath.Join(dir, "big.pem")
-	if err := os.WriteFile(big, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(big, maxFileSize+1); err != nil {
-		t.Fatal(err)
-	}
+	fifo := testfiles.Pipe(t, withPipe, "fifo.pem")
+	big := testfiles.Sized(t, dir, "big.pem", maxFileSize+1)
 	for _, tc := range []struct {
 		name string
 		path string

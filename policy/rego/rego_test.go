@@ -10,13 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/openratify/ratify"
 	"github.com/openratify/ratify/errdef"
 	"github.com/openratify/ratify/internal/limitedfile"
+	"github.com/openratify/ratify/internal/testfiles"
 	"github.com/openratify/ratify/policy/rego"
 )
 
@@ -470,10 +470,7 @@ func TestPolicyPath(t *testing.T) {
 	if _, err = rego.New(rego.Config{PolicyPath: big}, rego.Options{}); !errors.Is(err, errdef.ErrSizeExceedsLimit) {
 		t.Errorf("big file: err = %v, want ErrSizeExceedsLimit", err)
 	}
-	fifo := filepath.Join(dir, "fifo.rego")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fifo := testfiles.Pipe(t, dir, "fifo.rego")
 	if _, err = rego.New(rego.Config{PolicyPath: fifo}, rego.Options{}); !errors.Is(err, errdef.ErrInvalidConfig) || !errors.Is(err, limitedfile.ErrNotRegular) {
 		t.Errorf("pipe: err = %v, want ErrInvalidConfig and ErrNotRegular", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/openratify/ratify/config"
 	"github.com/openratify/ratify/errdef"
 	"github.com/openratify/ratify/internal/server"
+	"github.com/openratify/ratify/internal/testfiles"
 	"github.com/openratify/ratify/internal/testregistry"
 )
 
@@ -35,10 +36,7 @@ type pipeFeed struct {
 
 func newPipeFeed(t *testing.T, total int64) *pipeFeed {
 	t.Helper()
-	p := &pipeFeed{path: filepath.Join(t.TempDir(), "fifo"), stop: make(chan struct{}), done: make(chan struct{})}
-	if err := syscall.Mkfifo(p.path, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	p := &pipeFeed{path: testfiles.Pipe(t, t.TempDir(), "fifo"), stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		// A blocking open would wait for a reader forever if ratify never

@@ -3,14 +3,12 @@ package attestation
 import (
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/openratify/ratify/errdef"
 	"github.com/openratify/ratify/internal/limitedfile"
+	"github.com/openratify/ratify/internal/testfiles"
 )
 
 func TestConfigDecode(t *testing.T) {
@@ -99,16 +97,7 @@ func TestNewRefuses(t *testing.T) {
 	small := newKey(t, "rsa-1024")
 	s := newSigstore(t)
 	dir := t.TempDir()
-	fifo, large := filepath.Join(dir, "fifo.pub"), filepath.Join(dir, "large.pub")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(large, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(large, maxKeyFileSize+1); err != nil {
-		t.Fatal(err)
-	}
+	fifo, large := testfiles.Pipe(t, dir, "fifo.pub"), testfiles.Sized(t, dir, "large.pub", maxKeyFileSize+1)
 	tests := []struct {
 		name string
 		cfg  Config

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/openratify/ratify"
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/testfiles"
 )
 
 // noRootFile leaves a policy without trustedRootFile: its trusted root
@@ -384,12 +384,8 @@ func TestTUFSettings(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bad.json"), []byte(`{"signed":{}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "big.json"), make([]byte, maxTUFRootFile+1), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mkfifo(filepath.Join(dir, "pipe.json"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testfiles.Sized(t, dir, "big.json", maxTUFRootFile+1)
+	testfiles.Pipe(t, dir, "pipe.json")
 	// The runtime's repository is one nothing listens on.
 	closed := newTUFRepo(t, s.rootJSON)
 	closed.srv.Close()

@@ -3,13 +3,12 @@ package schemavalidator
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/openratify/ratify/errdef"
+	"github.com/openratify/ratify/internal/testfiles"
 )
 
 func TestConfigDecode(t *testing.T) {
@@ -102,12 +101,8 @@ func TestNewSchemas(t *testing.T) {
 	writeFile(t, dir, "remotemeta.json", `{"$schema": "https://schemas.example/meta", "type": "object"}`)
 	writeFile(t, dir, "meta.json", `{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object"}`)
 	writeFile(t, dir, "piperef.json", `{"properties": {"version": {"$ref": "pipe.json"}}}`)
-	if err := syscall.Mkfifo(filepath.Join(dir, "pipe.json"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(writeFile(t, dir, "big.json", ""), maxSchemaFileSize+1); err != nil {
-		t.Fatal(err)
-	}
+	testfiles.Pipe(t, dir, "pipe.json")
+	testfiles.Sized(t, dir, "big.json", maxSchemaFileSize+1)
 	tests := []struct {
 		name    string
 		schema  Schema
